@@ -1,0 +1,238 @@
+package dev.wush.io;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * One memory-mapped safetensors file: an 8-byte little-endian header length, a JSON header, then the
+ * raw tensor data. Tensors are read straight from the mapping, one at a time; the file is never
+ * copied whole.
+ */
+public final class SafeTensorsFile implements AutoCloseable {
+
+    /** Headers larger than this are rejected as corrupt (the reference implementation uses 100 MB). */
+    static final long MAX_HEADER_BYTES = 100L << 20;
+
+    private final Path path;
+    private final Arena arena;
+    private final MemorySegment data; // the data section, after the header
+    private final Map<String, TensorInfo> tensors;
+    private final Map<String, String> metadata;
+
+    private SafeTensorsFile(
+            Path path,
+            Arena arena,
+            MemorySegment data,
+            Map<String, TensorInfo> tensors,
+            Map<String, String> metadata) {
+        this.path = path;
+        this.arena = arena;
+        this.data = data;
+        this.tensors = tensors;
+        this.metadata = metadata;
+    }
+
+    /** Maps a safetensors file and validates its header against the file size. */
+    public static SafeTensorsFile open(Path path) throws IOException {
+        if (!Files.isRegularFile(path)) {
+            throw CheckpointException.of(path, null, "no such file");
+        }
+        Arena arena = Arena.ofShared();
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
+            long fileSize = channel.size();
+            if (fileSize < 8) {
+                throw CheckpointException.of(
+                        path, null, "truncated: " + fileSize + " bytes, no header length");
+            }
+            MemorySegment file = channel.map(FileChannel.MapMode.READ_ONLY, 0, fileSize, arena);
+            long headerBytes = file.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0);
+            if (headerBytes <= 0 || headerBytes > MAX_HEADER_BYTES) {
+                throw CheckpointException.of(
+                        path, null, "bad header: header length " + headerBytes + " is not plausible");
+            }
+            if (8 + headerBytes > fileSize) {
+                throw CheckpointException.of(
+                        path,
+                        null,
+                        "truncated: header says "
+                                + headerBytes
+                                + " header bytes but the file has "
+                                + fileSize);
+            }
+            byte[] header = file.asSlice(8, headerBytes).toArray(ValueLayout.JAVA_BYTE);
+            MemorySegment data = file.asSlice(8 + headerBytes);
+            Map<String, String> metadata = new LinkedHashMap<>();
+            Map<String, TensorInfo> tensors = parseHeader(path, header, data.byteSize(), metadata);
+            return new SafeTensorsFile(path, arena, data, tensors, metadata);
+        } catch (IOException | RuntimeException e) {
+            arena.close();
+            throw e;
+        }
+    }
+
+    private static Map<String, TensorInfo> parseHeader(
+            Path path, byte[] header, long dataBytes, Map<String, String> metadata)
+            throws CheckpointException {
+        JsonObject root;
+        try {
+            JsonElement parsed =
+                    JsonParser.parseString(new String(header, StandardCharsets.UTF_8).trim());
+            if (!parsed.isJsonObject()) {
+                throw CheckpointException.of(path, null, "bad header: not a JSON object");
+            }
+            root = parsed.getAsJsonObject();
+        } catch (JsonParseException e) {
+            throw CheckpointException.of(path, null, "bad header: " + e.getMessage());
+        }
+        Map<String, TensorInfo> tensors = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonElement> e : root.entrySet()) {
+            String name = e.getKey();
+            if ("__metadata__".equals(name)) {
+                if (e.getValue().isJsonObject()) {
+                    for (var m : e.getValue().getAsJsonObject().entrySet()) {
+                        metadata.put(m.getKey(), m.getValue().getAsString());
+                    }
+                }
+                continue;
+            }
+            tensors.put(name, parseEntry(path, name, e.getValue(), dataBytes));
+        }
+        return Collections.unmodifiableMap(tensors);
+    }
+
+    private static TensorInfo parseEntry(Path path, String name, JsonElement value, long dataBytes)
+            throws CheckpointException {
+        try {
+            JsonObject o = value.getAsJsonObject();
+            String dtype = o.get("dtype").getAsString();
+            TensorType type = TensorType.parse(dtype);
+            if (type == null) {
+                throw CheckpointException.of(path, name, "unsupported dtype " + dtype);
+            }
+            JsonArray dims = o.getAsJsonArray("shape");
+            long[] shape = new long[dims.size()];
+            long elements = 1;
+            for (int i = 0; i < shape.length; i++) {
+                shape[i] = dims.get(i).getAsLong();
+                if (shape[i] < 0) {
+                    throw CheckpointException.of(path, name, "bad header: negative dimension");
+                }
+                elements = Math.multiplyExact(elements, shape[i]);
+            }
+            JsonArray offsets = o.getAsJsonArray("data_offsets");
+            long begin = offsets.get(0).getAsLong();
+            long end = offsets.get(1).getAsLong();
+            if (begin < 0 || end < begin) {
+                throw CheckpointException.of(
+                        path, name, "bad header: data_offsets [" + begin + ", " + end + "]");
+            }
+            if (end - begin != elements * type.bytes()) {
+                throw CheckpointException.of(
+                        path,
+                        name,
+                        "bad header: "
+                                + (end - begin)
+                                + " bytes for shape "
+                                + new Shape(shape)
+                                + " of "
+                                + dtype);
+            }
+            if (end > dataBytes) {
+                throw CheckpointException.of(
+                        path,
+                        name,
+                        "truncated: tensor ends at data byte "
+                                + end
+                                + " but the file holds "
+                                + dataBytes
+                                + " data bytes");
+            }
+            return new TensorInfo(name, type, new Shape(shape), begin, end);
+        } catch (IllegalStateException | NullPointerException | IndexOutOfBoundsException
+                | ClassCastException | ArithmeticException | UnsupportedOperationException e) {
+            throw CheckpointException.of(path, name, "bad header entry: " + value);
+        }
+    }
+
+    /** The file this was mapped from. */
+    public Path path() {
+        return path;
+    }
+
+    /** Tensors in header order. */
+    public Map<String, TensorInfo> tensors() {
+        return tensors;
+    }
+
+    /** The optional string-to-string {@code __metadata__} of the header. */
+    public Map<String, String> metadata() {
+        return Collections.unmodifiableMap(metadata);
+    }
+
+    /** Header entry of a tensor, or an error naming the file and tensor. */
+    public TensorInfo info(String name) throws CheckpointException {
+        TensorInfo info = tensors.get(name);
+        if (info == null) {
+            throw CheckpointException.of(path, name, "missing tensor");
+        }
+        return info;
+    }
+
+    /** The raw bytes of a tensor, a view of the mapping (valid until this file is closed). */
+    public MemorySegment bytes(String name) throws CheckpointException {
+        TensorInfo info = info(name);
+        return data.asSlice(info.begin(), info.byteSize());
+    }
+
+    /**
+     * Reads a tensor into a new array owned by {@code manager}, converted to {@code target}.
+     *
+     * @param expected the shape the caller needs, or null to accept any
+     */
+    public NDArray load(NDManager manager, String name, Shape expected, DataType target)
+            throws CheckpointException {
+        TensorInfo info = info(name);
+        if (expected != null && !expected.equals(info.shape())) {
+            throw CheckpointException.of(
+                    path, name, "shape " + info.shape() + " but the model needs " + expected);
+        }
+        ByteBuffer bytes = data.asSlice(info.begin(), info.byteSize()).asByteBuffer();
+        bytes.order(ByteOrder.nativeOrder());
+        // from_blob views the read-only mapping; clone/convert copies it into tensor memory, so the
+        // result never aliases the file (torch's to() with an unchanged dtype would).
+        try (NDArray view = manager.create(bytes, info.shape(), info.type().dataType())) {
+            return view.getDataType() == target ? view.duplicate() : view.toType(target, false);
+        }
+    }
+
+    @Override
+    public void close() {
+        arena.close();
+    }
+
+    @Override
+    public String toString() {
+        return "SafeTensorsFile[" + path + ", " + tensors.size() + " tensors]";
+    }
+}

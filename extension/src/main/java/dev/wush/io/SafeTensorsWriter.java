@@ -1,0 +1,107 @@
+package dev.wush.io;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Writes one safetensors file. Tensors are collected first, then written to a temporary file beside
+ * the target and renamed into place, so a reader never sees a half-written file.
+ */
+public final class SafeTensorsWriter {
+
+    private record Entry(TensorType type, Shape shape, byte[] bytes) {}
+
+    private final Map<String, Entry> entries = new LinkedHashMap<>();
+    private final Map<String, String> metadata = new LinkedHashMap<>();
+
+    /** Adds an array, stored with its own element type. */
+    public SafeTensorsWriter put(String name, NDArray array) {
+        return put(name, TensorType.of(array.getDataType()), array.getShape(), array.toByteArray());
+    }
+
+    /** Adds raw little-endian bytes of the given type and shape. */
+    public SafeTensorsWriter put(String name, TensorType type, Shape shape, byte[] bytes) {
+        if (bytes.length != shape.size() * type.bytes()) {
+            throw new IllegalArgumentException(
+                    "tensor '" + name + "': " + bytes.length + " bytes for shape " + shape + " of " + type);
+        }
+        if (entries.putIfAbsent(name, new Entry(type, shape, bytes)) != null) {
+            throw new IllegalArgumentException("tensor '" + name + "' added twice");
+        }
+        return this;
+    }
+
+    /** Adds a float32 tensor from a Java array. */
+    public SafeTensorsWriter putFloats(String name, Shape shape, float[] values) {
+        ByteBuffer buf = ByteBuffer.allocate(values.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+        buf.asFloatBuffer().put(values);
+        return put(name, TensorType.F32, shape, buf.array());
+    }
+
+    /** Adds a string to the header's {@code __metadata__}. */
+    public SafeTensorsWriter metadata(String key, String value) {
+        metadata.put(key, value);
+        return this;
+    }
+
+    /** Writes everything to {@code target} atomically (temporary file, then rename). */
+    public void write(Path target) throws IOException {
+        JsonObject header = new JsonObject();
+        if (!metadata.isEmpty()) {
+            JsonObject meta = new JsonObject();
+            metadata.forEach(meta::addProperty);
+            header.add("__metadata__", meta);
+        }
+        long offset = 0;
+        for (Map.Entry<String, Entry> e : entries.entrySet()) {
+            JsonObject t = new JsonObject();
+            t.addProperty("dtype", e.getValue().type().name());
+            JsonArray shape = new JsonArray();
+            for (long d : e.getValue().shape().getShape()) {
+                shape.add(d);
+            }
+            t.add("shape", shape);
+            JsonArray offsets = new JsonArray();
+            offsets.add(offset);
+            offset += e.getValue().bytes().length;
+            offsets.add(offset);
+            t.add("data_offsets", offsets);
+            header.add(e.getKey(), t);
+        }
+        byte[] json = header.toString().getBytes(StandardCharsets.UTF_8);
+        int padded = (json.length + 7) / 8 * 8; // keep the data section 8-byte aligned
+        byte[] headerBytes = new byte[padded];
+        java.util.Arrays.fill(headerBytes, (byte) ' ');
+        System.arraycopy(json, 0, headerBytes, 0, json.length);
+
+        Path dir = target.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        Path tmp = Files.createTempFile(dir, "." + target.getFileName(), ".partial");
+        try {
+            try (OutputStream out = Files.newOutputStream(tmp)) {
+                ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+                len.putLong(padded);
+                out.write(len.array());
+                out.write(headerBytes);
+                for (Entry e : entries.values()) {
+                    out.write(e.bytes());
+                }
+            }
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } finally {
+            Files.deleteIfExists(tmp);
+        }
+    }
+}

@@ -1,0 +1,86 @@
+package dev.wush.zoo.llama;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import dev.wush.io.CheckpointException;
+import dev.wush.io.SafeTensorsCheckpoint;
+import dev.wush.nn.BlockPaths;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+
+/** Builds a {@link LlamaForCausalLM} from a Hugging Face model directory and fills in its weights. */
+public final class LlamaLoader {
+
+    private LlamaLoader() {}
+
+    /**
+     * Loads {@code config.json} and the safetensors weights of {@code modelDir}.
+     *
+     * @param manager owns the weight arrays (a model's manager)
+     * @param dtype the type weights are held and computed in (float32 unless memory is short)
+     */
+    public static LlamaForCausalLM load(Path modelDir, NDManager manager, DataType dtype) throws IOException {
+        LlamaConfig config = LlamaConfig.load(modelDir);
+        LlamaForCausalLM lm = new LlamaForCausalLM(config);
+        try (SafeTensorsCheckpoint checkpoint = SafeTensorsCheckpoint.open(modelDir)) {
+            loadWeights(lm, checkpoint, manager, dtype);
+        }
+        return lm;
+    }
+
+    /** Sets every parameter of {@code lm} from the checkpoint, checking names and shapes. */
+    public static void loadWeights(
+            LlamaForCausalLM lm, SafeTensorsCheckpoint checkpoint, NDManager manager, DataType dtype)
+            throws CheckpointException {
+        Map<String, Shape> shapes = lm.parameterShapes();
+        Set<String> unexpected = new TreeSet<>(checkpoint.names());
+        unexpected.removeAll(shapes.keySet());
+        unexpected.removeIf(name -> name.endsWith("rotary_emb.inv_freq")); // recomputed from config
+        if (!unexpected.isEmpty()) {
+            throw new CheckpointException(
+                    checkpoint.directory() + ": tensors not in a Llama model with this config.json ("
+                            + lm.config().numHiddenLayers() + " layers): " + preview(unexpected));
+        }
+        NDArray embedding = null;
+        for (Map.Entry<String, Shape> e : shapes.entrySet()) {
+            String name = e.getKey();
+            NDArray array;
+            if (name.equals("lm_head.weight") && lm.config().tieWordEmbeddings()) {
+                array = embedding; // tied: the head multiplies by the embedding table
+            } else {
+                if (!checkpoint.contains(name) && name.equals("lm_head.weight")) {
+                    throw new CheckpointException(
+                            checkpoint.directory() + ": tensor 'lm_head.weight': missing tensor"
+                                    + " (config.json has tie_word_embeddings=false)");
+                }
+                array = checkpoint.load(manager, name, e.getValue(), dtype);
+            }
+            if (name.equals("model.embed_tokens.weight")) {
+                embedding = array;
+            }
+            parameter(lm, name).setArray(array);
+        }
+    }
+
+    private static Parameter parameter(Block root, String tensorName) {
+        int dot = tensorName.lastIndexOf('.');
+        Block block = BlockPaths.find(root, tensorName.substring(0, dot));
+        Parameter p = block.getParameters().get(tensorName.substring(dot + 1));
+        if (p == null) {
+            throw new IllegalStateException("block " + tensorName.substring(0, dot) + " has no parameter "
+                    + tensorName.substring(dot + 1));
+        }
+        return p;
+    }
+
+    private static String preview(Set<String> names) {
+        return names.size() <= 5 ? names.toString() : names.stream().limit(5).toList() + " and " + (names.size() - 5) + " more";
+    }
+}

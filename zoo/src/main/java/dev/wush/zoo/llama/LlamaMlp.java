@@ -1,0 +1,29 @@
+package dev.wush.zoo.llama;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+import dev.wush.nn.NamedBlock;
+
+/** SwiGLU feed-forward: {@code down(silu(gate(x)) · up(x))}. */
+public final class LlamaMlp extends NamedBlock {
+
+    public LlamaMlp(LlamaConfig config) {
+        boolean bias = config.mlpBias();
+        putChild("gate_proj", Linear.builder().setUnits(config.intermediateSize()).optBias(bias).build());
+        putChild("up_proj", Linear.builder().setUnits(config.intermediateSize()).optBias(bias).build());
+        putChild("down_proj", Linear.builder().setUnits(config.hiddenSize()).optBias(bias).build());
+    }
+
+    @Override
+    protected NDList forwardInternal(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        NDList x = new NDList(inputs.head());
+        NDArray gate = child("gate_proj").forward(ps, x, training).head();
+        NDArray up = child("up_proj").forward(ps, x, training).head();
+        NDArray act = gate.mul(gate.getNDArrayInternal().sigmoid()).mul(up);
+        return child("down_proj").forward(ps, new NDList(act), training);
+    }
+}
