@@ -10,7 +10,7 @@ import ai.djl.translate.TranslatorContext;
  */
 public final class TextGenerationTranslator implements NoBatchifyTranslator<String, String> {
 
-    private static final String PROMPT_LENGTH = "wush.promptLength";
+    private static final String PROMPT = "wush.prompt";
 
     private final TextTokenizer tokenizer;
     private final GenerationConfig config;
@@ -26,15 +26,15 @@ public final class TextGenerationTranslator implements NoBatchifyTranslator<Stri
     public NDList processInput(TranslatorContext ctx, String prompt) {
         long[] ids = tokenizer.encodeWithBos(prompt);
         generator(ctx).checkPrompt(ids);
-        ctx.setAttachment(PROMPT_LENGTH, ids.length);
+        ctx.setAttachment(PROMPT, ids);
         return new NDList(ctx.getNDManager().create(new long[][] {ids}));
     }
 
     @Override
     public String processOutput(TranslatorContext ctx, NDList prefill) {
-        int promptLength = (Integer) ctx.getAttachment(PROMPT_LENGTH);
-        long[] generated = generator(ctx).continueFrom(ctx.getNDManager(), prefill, promptLength, id -> {});
-        return tokenizer.decode(generated);
+        long[] prompt = (long[]) ctx.getAttachment(PROMPT);
+        long[] generated = generator(ctx).continueFrom(ctx.getNDManager(), prefill, prompt.length, id -> {});
+        return tokenizer.decodeContinuation(prompt, generated);
     }
 
     private TextGenerator generator(TranslatorContext ctx) {

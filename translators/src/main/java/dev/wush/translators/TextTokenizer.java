@@ -62,6 +62,19 @@ public final class TextTokenizer implements AutoCloseable {
         return tokenizer.decode(ids, true);
     }
 
+    /**
+     * Text that {@code generated} adds after {@code prompt}. Decoding the new ids alone would drop the
+     * leading space SentencePiece-style tokenizers keep in their pieces; decoding prompt and continuation
+     * together and cutting off the prompt's text keeps it.
+     */
+    public String decodeContinuation(long[] prompt, long[] generated) {
+        String before = decode(prompt);
+        long[] all = java.util.Arrays.copyOf(prompt, prompt.length + generated.length);
+        System.arraycopy(generated, 0, all, prompt.length, generated.length);
+        String after = decode(all);
+        return after.startsWith(before) ? after.substring(before.length()) : decode(generated);
+    }
+
     /** Beginning-of-sequence id. */
     public long bosId() {
         return bosId;

@@ -1,0 +1,44 @@
+package dev.wush.cli;
+
+import ai.djl.MalformedModelException;
+import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ModelNotFoundException;
+import ai.djl.repository.zoo.ZooModel;
+import dev.wush.zoo.ModelResolver;
+import dev.wush.zoo.WushModelZoo;
+import dev.wush.zoo.hub.ConsoleDownloadProgress;
+import java.io.IOException;
+import java.nio.file.Path;
+import picocli.CommandLine.Option;
+
+/** {@code --model} and {@code --dtype}, shared by the commands that load a model. */
+final class ModelOptions {
+
+    @Option(names = "--model", required = true, paramLabel = "DIR|hf:ID|NAME",
+            description = "A Hugging Face model directory, hf:owner/name[@revision], or a zoo name (stories260K,"
+                    + " babyllama105, smollm2-135m, llama-3.2-1b-instruct, llama-3.2-3b-instruct, llama-3.1-8b-instruct).")
+    String model;
+
+    @Option(names = "--dtype", defaultValue = "float32", paramLabel = "TYPE",
+            description = "Type the weights are held and computed in: float32 (default), bfloat16, or auto"
+                    + " (the checkpoint's torch_dtype).")
+    String dtype;
+
+    /** The local checkpoint directory (downloading it first if needed, with progress on stderr). */
+    Path resolve() throws IOException {
+        return ModelResolver.fromEnvironment(new ConsoleDownloadProgress()).resolve(model);
+    }
+
+    /** Loads the model through DJL's {@link Criteria} and the WUSH zoo. */
+    <I, O> ZooModel<I, O> load(Path dir, Class<I> input, Class<O> output)
+            throws IOException, ModelNotFoundException, MalformedModelException {
+        Criteria<I, O> criteria = Criteria.builder()
+                .setTypes(input, output)
+                .optGroupId(WushModelZoo.GROUP_ID)
+                .optArtifactId(WushModelZoo.ANY_LLAMA)
+                .optArgument("model", dir.toString())
+                .optArgument("dtype", dtype)
+                .build();
+        return criteria.loadModel();
+    }
+}

@@ -1,0 +1,162 @@
+package dev.wush.zoo;
+
+import ai.djl.Application;
+import ai.djl.Device;
+import ai.djl.MalformedModelException;
+import ai.djl.Model;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.repository.MRL;
+import ai.djl.repository.Repository;
+import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ModelLoader;
+import ai.djl.repository.zoo.ModelNotFoundException;
+import ai.djl.repository.zoo.ZooModel;
+import ai.djl.translate.TranslateException;
+import ai.djl.translate.Translator;
+import ai.djl.translate.TranslatorFactory;
+import ai.djl.util.Progress;
+import dev.wush.io.CheckpointException;
+import dev.wush.translators.TextTokenizer;
+import dev.wush.zoo.hub.DownloadListener;
+import dev.wush.zoo.llama.LlamaConfig;
+import dev.wush.zoo.llama.LlamaForCausalLM;
+import dev.wush.zoo.llama.LlamaLoader;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * Loads a Llama-family checkpoint as a DJL {@link ZooModel} on the PyTorch engine (CPU). For a zoo
+ * entry the checkpoint is that entry's; for the generic loader ({@code artifactId "llama"}) it is the
+ * criteria argument {@code model}: a directory or {@code hf:owner/name[@revision]}. The criteria
+ * argument {@code dtype} ({@code float32} default, {@code bfloat16}, or {@code auto} for the
+ * checkpoint's torch_dtype) sets the type weights are held in.
+ */
+public final class LlamaModelLoader implements ModelLoader {
+
+    /** Model property holding the local checkpoint directory. */
+    public static final String MODEL_DIR = "wush.modelDir";
+
+    private final ModelEntry entry; // null for the generic loader
+
+    LlamaModelLoader(ModelEntry entry) {
+        this.entry = entry;
+    }
+
+    @Override
+    public String getGroupId() {
+        return WushModelZoo.GROUP_ID;
+    }
+
+    @Override
+    public String getArtifactId() {
+        return entry == null ? WushModelZoo.ANY_LLAMA : entry.artifactId();
+    }
+
+    @Override
+    public Application getApplication() {
+        return Application.NLP.TEXT_GENERATION;
+    }
+
+    @Override
+    public MRL getMrl() {
+        String url = entry != null && entry.hubRepo() != null ? "https://huggingface.co/" + entry.hubRepo() : "file:///";
+        return MRL.undefined(Repository.newInstance(getArtifactId(), url), getGroupId(), getArtifactId());
+    }
+
+    @Override
+    public <I, O> ZooModel<I, O> loadModel(Criteria<I, O> criteria)
+            throws IOException, ModelNotFoundException, MalformedModelException {
+        Device device = criteria.getDevice();
+        if (device != null && !device.equals(Device.cpu())) {
+            throw new ModelNotFoundException("Llama models load on the CPU PyTorch engine; device " + device
+                    + " is not supported by this loader");
+        }
+        Map<String, Object> args = criteria.getArguments();
+        ModelResolver resolver = ModelResolver.fromEnvironment(
+                criteria.getProgress() == null ? DownloadListener.SILENT : new dev.wush.zoo.hub.ConsoleDownloadProgress());
+        Path dir;
+        if (entry != null) {
+            dir = resolver.resolve(entry);
+        } else {
+            Object source = args.get("model");
+            if (source == null) {
+                throw new ModelNotFoundException("criteria for " + WushModelZoo.GROUP_ID + ":" + WushModelZoo.ANY_LLAMA
+                        + " need optArgument(\"model\", <directory or hf:owner/name>)");
+            }
+            dir = resolver.resolve(source.toString());
+        }
+        return load(dir, criteria, dtype(args.get("dtype"), dir));
+    }
+
+    private static DataType dtype(Object arg, Path dir) throws IOException {
+        String name = arg == null ? "float32" : arg.toString();
+        return switch (name) {
+            case "float32" -> DataType.FLOAT32;
+            case "bfloat16" -> DataType.BFLOAT16;
+            case "auto" -> LlamaConfig.load(dir).torchDtype() == DataType.FLOAT16 ? DataType.FLOAT32
+                    : LlamaConfig.load(dir).torchDtype();
+            default -> throw new IllegalArgumentException("dtype " + name + ": use float32, bfloat16 or auto");
+        };
+    }
+
+    private <I, O> ZooModel<I, O> load(Path dir, Criteria<I, O> criteria, DataType dtype)
+            throws IOException, MalformedModelException {
+        Model model = Model.newInstance(getArtifactId(), Device.cpu(), "PyTorch");
+        try {
+            LlamaForCausalLM lm = LlamaLoader.load(dir, model.getNDManager(), dtype);
+            model.setBlock(lm);
+            model.setDataType(dtype);
+            model.setProperty(MODEL_DIR, dir.toAbsolutePath().toString());
+            TranslatorFactory factory = criteria.getTranslatorFactory();
+            if (factory == null || !factory.isSupported(criteria.getInputClass(), criteria.getOutputClass())) {
+                factory = new LlamaTranslatorFactory();
+            }
+            Translator<I, O> translator = factory.newInstance(
+                    criteria.getInputClass(), criteria.getOutputClass(), model, criteria.getArguments());
+            return new ZooModel<>(model, translator);
+        } catch (CheckpointException e) {
+            model.close();
+            throw new MalformedModelException(e.getMessage(), e);
+        } catch (IOException | RuntimeException e) {
+            model.close();
+            throw e;
+        } catch (TranslateException e) {
+            model.close();
+            throw new MalformedModelException(e.getMessage(), e);
+        }
+    }
+
+    /** The local checkpoint directory of a model this loader loaded. */
+    public static Path modelDir(Model model) {
+        String dir = model.getProperty(MODEL_DIR);
+        if (dir == null) {
+            throw new IllegalArgumentException("model " + model.getName() + " was not loaded by the WUSH zoo");
+        }
+        return Path.of(dir);
+    }
+
+    /** The tokenizer of a model this loader loaded, with the config's BOS and EOS ids. */
+    public static TextTokenizer tokenizer(Model model) throws IOException {
+        LlamaConfig config = ((LlamaForCausalLM) model.getBlock()).config();
+        return TextTokenizer.load(modelDir(model), config.bosTokenId(),
+                config.eosTokenIds().stream().map(Integer::longValue).toList());
+    }
+
+    @Override
+    public <I, O> boolean isDownloaded(Criteria<I, O> criteria) {
+        return false;
+    }
+
+    @Override
+    public <I, O> void downloadModel(Criteria<I, O> criteria, Progress progress) throws IOException {
+        if (entry != null) {
+            ModelResolver.fromEnvironment(new dev.wush.zoo.hub.ConsoleDownloadProgress()).resolve(entry);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return getGroupId() + ":" + getArtifactId() + (entry == null ? "" : " (" + entry.description() + ")");
+    }
+}
