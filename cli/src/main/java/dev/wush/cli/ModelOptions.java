@@ -20,8 +20,8 @@ final class ModelOptions {
     String model;
 
     @Option(names = "--dtype", defaultValue = "float32", paramLabel = "TYPE",
-            description = "Type the weights are held and computed in: float32 (default), bfloat16, or auto"
-                    + " (the checkpoint's torch_dtype).")
+            description = "Type the weights are held and computed in: float32 (default; bf16 checkpoints widen"
+                    + " exactly), float16 (half the memory), or auto (float32 for fp32 checkpoints, else float16).")
     String dtype;
 
     /** The local checkpoint directory (downloading it first if needed, with progress on stderr). */

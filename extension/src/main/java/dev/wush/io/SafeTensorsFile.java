@@ -217,13 +217,35 @@ public final class SafeTensorsFile implements AutoCloseable {
             throw CheckpointException.of(
                     path, name, "shape " + info.shape() + " but the model needs " + expected);
         }
-        ByteBuffer bytes = data.asSlice(info.begin(), info.byteSize()).asByteBuffer();
-        bytes.order(ByteOrder.nativeOrder());
+        MemorySegment raw = data.asSlice(info.begin(), info.byteSize());
+        if (info.type() == TensorType.BF16) {
+            // DJL 0.35.1's PyTorch JNI aborts the process on any bfloat16 tensor, so bf16 is widened
+            // here (exactly: bf16 is the top half of an fp32) and narrowed by torch if asked to.
+            if (target == DataType.BFLOAT16) {
+                throw CheckpointException.of(path, name, "bfloat16 arrays are not supported by DJL's PyTorch"
+                        + " engine 0.35.1; load as float32 or float16");
+            }
+            try (NDArray wide = manager.create(widenBf16(raw), info.shape(), DataType.FLOAT32)) {
+                return target == DataType.FLOAT32 ? wide.duplicate() : wide.toType(target, false);
+            }
+        }
+        ByteBuffer bytes = raw.asByteBuffer().order(ByteOrder.nativeOrder());
         // from_blob views the read-only mapping; clone/convert copies it into tensor memory, so the
         // result never aliases the file (torch's to() with an unchanged dtype would).
         try (NDArray view = manager.create(bytes, info.shape(), info.type().dataType())) {
             return view.getDataType() == target ? view.duplicate() : view.toType(target, false);
         }
+    }
+
+    /** bfloat16 bits to float32: the 16 bits become the high half of the float. */
+    private static ByteBuffer widenBf16(MemorySegment bf16) {
+        long n = bf16.byteSize() / 2;
+        ByteBuffer out = ByteBuffer.allocateDirect(Math.toIntExact(n * 4)).order(ByteOrder.nativeOrder());
+        ValueLayout.OfShort in = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+        for (long i = 0; i < n; i++) {
+            out.putInt((int) i * 4, (bf16.get(in, i * 2) & 0xFFFF) << 16);
+        }
+        return out;
     }
 
     @Override

@@ -29,8 +29,8 @@ import java.util.Map;
  * Loads a Llama-family checkpoint as a DJL {@link ZooModel} on the PyTorch engine (CPU). For a zoo
  * entry the checkpoint is that entry's; for the generic loader ({@code artifactId "llama"}) it is the
  * criteria argument {@code model}: a directory or {@code hf:owner/name[@revision]}. The criteria
- * argument {@code dtype} ({@code float32} default, {@code bfloat16}, or {@code auto} for the
- * checkpoint's torch_dtype) sets the type weights are held in.
+ * argument {@code dtype} ({@code float32} default, {@code float16}, or {@code auto}) sets the type
+ * weights are held and computed in.
  */
 public final class LlamaModelLoader implements ModelLoader {
 
@@ -89,14 +89,19 @@ public final class LlamaModelLoader implements ModelLoader {
         return load(dir, criteria, dtype(args.get("dtype"), dir));
     }
 
-    private static DataType dtype(Object arg, Path dir) throws IOException {
+    /**
+     * float32 (default), float16, or auto: float32 for float32 checkpoints, float16 for 16-bit ones.
+     * bfloat16 cannot be held: DJL 0.35.1's PyTorch JNI aborts on bfloat16 tensors.
+     */
+    static DataType dtype(Object arg, Path dir) throws IOException {
         String name = arg == null ? "float32" : arg.toString();
         return switch (name) {
             case "float32" -> DataType.FLOAT32;
-            case "bfloat16" -> DataType.BFLOAT16;
-            case "auto" -> LlamaConfig.load(dir).torchDtype() == DataType.FLOAT16 ? DataType.FLOAT32
-                    : LlamaConfig.load(dir).torchDtype();
-            default -> throw new IllegalArgumentException("dtype " + name + ": use float32, bfloat16 or auto");
+            case "float16" -> DataType.FLOAT16;
+            case "auto" -> LlamaConfig.load(dir).torchDtype() == DataType.FLOAT32 ? DataType.FLOAT32 : DataType.FLOAT16;
+            default -> throw new IllegalArgumentException("dtype " + name + ": use float32, float16 or auto"
+                    + (name.equals("bfloat16") ? " (DJL 0.35.1's PyTorch engine cannot hold bfloat16 arrays;"
+                            + " bf16 checkpoints load exactly as float32)" : ""));
         };
     }
 
