@@ -57,7 +57,7 @@ final class EvalCommand implements Callable<Integer> {
                 TextTokenizer tokenizer = LlamaModelLoader.tokenizer(zoo);
                 Predictor<TokenWindows, WindowLosses> predictor = zoo.newPredictor()) {
             long[] tokens = tokenizer.encodeWithBos(text);
-            int windows = tokens.length / window;
+            int windows = evaluator.windowCount(tokens);
             Perplexity result;
             try (ProgressBar bar = new ProgressBarBuilder()
                     .setTaskName("eval")

@@ -45,11 +45,8 @@ public final class PerplexityEvaluator {
     public Perplexity evaluate(
             Predictor<TokenWindows, WindowLosses> predictor, long[] tokens, IntConsumer progress)
             throws TranslateException {
+        windowCount(tokens);
         long[][] windows = TokenWindows.cut(tokens, window);
-        if (windows.length == 0) {
-            throw new IllegalArgumentException(
-                    "the text has " + tokens.length + " tokens, fewer than one window of " + window);
-        }
         long start = System.nanoTime();
         double nll = 0;
         long predicted = 0;
@@ -67,6 +64,16 @@ public final class PerplexityEvaluator {
             throw new ArithmeticException("the model produced NaN log-likelihoods");
         }
         return new Perplexity(Math.exp(nll / predicted), predicted, windows.length, seconds);
+    }
+
+    /** Number of windows {@code tokens} make; an error when not even one fits. */
+    public int windowCount(long[] tokens) {
+        int count = tokens.length / window;
+        if (count == 0) {
+            throw new IllegalArgumentException(
+                    "the text has " + tokens.length + " tokens, fewer than one window of " + window);
+        }
+        return count;
     }
 
     /** Window length L. */

@@ -60,7 +60,8 @@ public final class LlamaModelLoader implements ModelLoader {
 
     @Override
     public MRL getMrl() {
-        String url = entry != null && entry.hubRepo() != null ? "https://huggingface.co/" + entry.hubRepo() : "file:///";
+        // metadata only: a remote URL, never a local one (DJL would scan a local repository's files)
+        String url = "https://huggingface.co/" + (entry != null && entry.hubRepo() != null ? entry.hubRepo() : "models");
         return MRL.undefined(Repository.newInstance(getArtifactId(), url), getGroupId(), getArtifactId());
     }
 
@@ -72,7 +73,7 @@ public final class LlamaModelLoader implements ModelLoader {
             throw new ModelNotFoundException("Llama models load on the CPU PyTorch engine; device " + device
                     + " is not supported by this loader");
         }
-        Map<String, Object> args = criteria.getArguments();
+        Map<String, Object> args = criteria.getArguments() == null ? Map.of() : criteria.getArguments();
         ModelResolver resolver = ModelResolver.fromEnvironment(
                 criteria.getProgress() == null ? DownloadListener.SILENT : new dev.wush.zoo.hub.ConsoleDownloadProgress());
         Path dir;
@@ -117,8 +118,8 @@ public final class LlamaModelLoader implements ModelLoader {
             if (factory == null || !factory.isSupported(criteria.getInputClass(), criteria.getOutputClass())) {
                 factory = new LlamaTranslatorFactory();
             }
-            Translator<I, O> translator = factory.newInstance(
-                    criteria.getInputClass(), criteria.getOutputClass(), model, criteria.getArguments());
+            Map<String, ?> args = criteria.getArguments() == null ? Map.of() : criteria.getArguments();
+            Translator<I, O> translator = factory.newInstance(criteria.getInputClass(), criteria.getOutputClass(), model, args);
             return new ZooModel<>(model, translator);
         } catch (CheckpointException e) {
             model.close();

@@ -79,6 +79,18 @@ public final class FakeHub implements AutoCloseable {
         return addRepo(repo, commit, files, requiredToken);
     }
 
+    /**
+     * True for a range request that resumes after at most {@code cut} bytes: bytes the server wrote
+     * before dropping the connection may never reach the client, so the exact offset can be lower.
+     */
+    public static boolean resumesWithin(Request r, long cut) {
+        if (r.range() == null || !r.range().startsWith("bytes=")) {
+            return false;
+        }
+        long from = Long.parseLong(r.range().substring(6, r.range().length() - 1));
+        return from > 0 && from <= cut;
+    }
+
     /** The next {@code times} transfers of {@code file} stop after {@code bytes} bytes. */
     public void cutTransfers(String file, int times, long bytes) {
         cutAfter.put(file, bytes);

@@ -100,8 +100,10 @@ class HfHubTest {
             }
         }).build().download(HubModelId.parse("hf:test/stories260K"));
         assertArrayEquals(Files.readAllBytes(STORIES.resolve("model.safetensors")), Files.readAllBytes(snapshot.resolve("model.safetensors")));
-        assertEquals(List.of(0L, 300_000L), resumedFrom);
-        assertTrue(server.requests().stream().anyMatch(r -> "bytes=300000-".equals(r.range())), server.requests().toString());
+        assertEquals(2, resumedFrom.size(), resumedFrom.toString());
+        assertEquals(0L, resumedFrom.get(0));
+        assertTrue(resumedFrom.get(1) > 0 && resumedFrom.get(1) <= 300_000, resumedFrom.toString());
+        assertTrue(server.requests().stream().anyMatch(r -> FakeHub.resumesWithin(r, 300_000)), server.requests().toString());
     }
 
     @Test
@@ -112,11 +114,12 @@ class HfHubTest {
         assertTrue(e.getMessage().contains("run again to resume"), e.getMessage());
         byte[] weights = Files.readAllBytes(STORIES.resolve("model.safetensors"));
         Path partial = cache.resolve("models--test--stories260K/blobs/" + FakeHub.sha256(weights) + ".incomplete");
-        assertEquals(500_000, Files.size(partial));
+        long kept = Files.size(partial);
+        assertTrue(kept > 0 && kept <= 500_000, "partial file of " + kept + " bytes");
 
         Path snapshot = hub().build().download(HubModelId.parse("hf:test/stories260K"));
         assertArrayEquals(weights, Files.readAllBytes(snapshot.resolve("model.safetensors")));
-        assertTrue(server.requests().stream().anyMatch(r -> "bytes=500000-".equals(r.range())));
+        assertTrue(server.requests().stream().anyMatch(r -> ("bytes=" + kept + "-").equals(r.range())), server.requests().toString());
         assertFalse(Files.exists(partial));
     }
 

@@ -1,0 +1,124 @@
+package dev.wush.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.wush.cli.WushCli;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code wush eval} and {@code wush generate} in process: outputs, JSON, and one-line errors. */
+class CliTest {
+
+    @TempDir
+    static Path tmp;
+
+    static Path text;
+
+    /** The first ~40 windows of the TinyStories evaluation text. */
+    @BeforeAll
+    static void smallText() throws Exception {
+        String all = Files.readString(Shared.TINYSTORIES_EVAL);
+        text = tmp.resolve("stories.txt");
+        Files.writeString(text, all.substring(0, 40_000));
+    }
+
+    record Run(int code, String out, String err) {
+        List<String> lines() {
+            return out.lines().toList();
+        }
+    }
+
+    static synchronized Run wush(String... args) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+            int code = WushCli.run(args);
+            return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+
+    @Test
+    void evalPrintsPerplexityAndJson() {
+        Run run = wush("eval", "--model", "stories260K", "--data", text.toString(), "--json");
+        assertEquals(0, run.code(), run.err());
+        List<String> lines = run.lines();
+        JsonObject json = JsonParser.parseString(lines.getLast()).getAsJsonObject();
+        assertEquals(3, json.size());
+        double ppl = json.get("ppl").getAsDouble();
+        assertTrue(ppl > 3 && ppl < 10, "ppl " + ppl);
+        long tokens = json.get("tokens").getAsLong();
+        assertEquals(0, tokens % 255, "whole windows of 256 tokens predict 255 each");
+        assertTrue(json.get("seconds").getAsDouble() > 0);
+        assertTrue(run.out().contains(String.format(java.util.Locale.ROOT, "perplexity %.4f", ppl)), run.out());
+
+        Run shorter = wush("eval", "--model", "stories260K", "--data", text.toString(), "--json", "--window", "128", "--batch", "3");
+        assertEquals(0, shorter.code(), shorter.err());
+        JsonObject j2 = JsonParser.parseString(shorter.lines().getLast()).getAsJsonObject();
+        assertEquals(0, j2.get("tokens").getAsLong() % 127);
+    }
+
+    @Test
+    void generateContinuesThePrompt() {
+        Run run = wush("generate", "--model", "stories260K", "--prompt", "Once upon a time", "--max-tokens", "20");
+        assertEquals(0, run.code(), run.err());
+        assertTrue(run.out().startsWith("Once upon a time, there was"), run.out());
+        assertTrue(run.err().contains("20 generated"), run.err());
+
+        Run sampled = wush("generate", "--model", "stories260K", "--prompt", "Lily", "--max-tokens", "15",
+                "--temperature", "0.9", "--top-p", "0.9", "--seed", "3");
+        Run again = wush("generate", "--model", "stories260K", "--prompt", "Lily", "--max-tokens", "15",
+                "--temperature", "0.9", "--top-p", "0.9", "--seed", "3");
+        assertEquals(sampled.out(), again.out());
+    }
+
+    @Test
+    void badInputGivesOneClearLine() {
+        Run noFile = wush("eval", "--model", "stories260K", "--data", tmp.resolve("missing.txt").toString());
+        assertEquals(1, noFile.code());
+        assertOneLine(noFile, "missing.txt");
+
+        Run noModel = wush("eval", "--model", "no-such-model", "--data", text.toString());
+        assertEquals(2, noModel.code());
+        assertOneLine(noModel, "no-such-model");
+
+        Run badWindow = wush("eval", "--model", "stories260K", "--data", text.toString(), "--window", "1");
+        assertEquals(2, badWindow.code());
+        assertOneLine(badWindow, "--window");
+
+        Run badTopP = wush("generate", "--model", "stories260K", "--prompt", "x", "--top-p", "1.5");
+        assertEquals(2, badTopP.code());
+        assertOneLine(badTopP, "--top-p");
+
+        Run tooShort = wush("eval", "--model", "stories260K", "--data", text.toString(), "--window", "100000");
+        assertEquals(2, tooShort.code());
+        assertOneLine(tooShort, "fewer than one window");
+
+        Run missingOption = wush("eval", "--data", text.toString());
+        assertEquals(2, missingOption.code());
+        assertTrue(missingOption.err().contains("--model"), missingOption.err());
+    }
+
+    private static void assertOneLine(Run run, String mentions) {
+        List<String> lines = run.err().lines().filter(l -> !l.isBlank()).toList();
+        assertEquals(1, lines.size(), "one error line, got:\n" + run.err());
+        assertTrue(lines.getFirst().startsWith("wush ") && lines.getFirst().contains("error: ")
+                && lines.getFirst().contains(mentions), lines.getFirst());
+    }
+}

@@ -1,0 +1,96 @@
+package dev.wush.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Application;
+import ai.djl.MalformedModelException;
+import ai.djl.inference.Predictor;
+import ai.djl.repository.MRL;
+import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ModelNotFoundException;
+import ai.djl.repository.zoo.ModelZoo;
+import ai.djl.repository.zoo.ZooModel;
+import dev.wush.translators.TokenWindows;
+import dev.wush.translators.WindowLosses;
+import dev.wush.zoo.WushModelZoo;
+import dev.wush.zoo.llama.LlamaForCausalLM;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Loading through DJL's Criteria: zoo entries, any directory, listing, clear failures. */
+class CriteriaTest {
+
+    @Test
+    void zooListsTheKnownModels() {
+        Map<Application, List<MRL>> models = ModelZoo.listModels(Criteria.builder()
+                .setTypes(String.class, String.class).optGroupId(WushModelZoo.GROUP_ID).build());
+        List<String> ids = models.get(Application.NLP.TEXT_GENERATION).stream().map(MRL::getArtifactId).toList();
+        assertTrue(ids.containsAll(List.of("stories260K", "babyllama105", "smollm2-135m", "llama-3.2-1b-instruct",
+                "llama-3.2-3b-instruct", "llama-3.1-8b-instruct", "llama")), ids.toString());
+    }
+
+    @Test
+    void anyDirectoryThroughTheModelArgument() throws Exception {
+        Criteria<TokenWindows, WindowLosses> criteria = Criteria.builder()
+                .setTypes(TokenWindows.class, WindowLosses.class)
+                .optGroupId(WushModelZoo.GROUP_ID)
+                .optArtifactId(WushModelZoo.ANY_LLAMA)
+                .optArgument("model", Shared.model("babyllama105").toString())
+                .build();
+        try (ZooModel<TokenWindows, WindowLosses> zoo = criteria.loadModel();
+                Predictor<TokenWindows, WindowLosses> predictor = zoo.newPredictor()) {
+            assertTrue(zoo.getBlock() instanceof LlamaForCausalLM);
+            long[][] windows = {{1, 40, 5, 9, 4, 3, 6, 8}, {1, 27, 8, 4, 3, 5, 9, 11}};
+            WindowLosses losses = predictor.predict(new TokenWindows(windows));
+            assertEquals(2, losses.nll().length);
+            assertEquals(7, losses.predictedPerWindow());
+            assertTrue(losses.nll()[0] > 0 && Double.isFinite(losses.nll()[0]));
+        }
+    }
+
+    @Test
+    void generationArgumentsReachTheTranslator() throws Exception {
+        Criteria<String, String> criteria = Criteria.builder()
+                .setTypes(String.class, String.class)
+                .optGroupId(WushModelZoo.GROUP_ID)
+                .optArtifactId("stories260K")
+                .optArgument("maxNewTokens", 5)
+                .optArgument("temperature", 0.8)
+                .optArgument("topP", 0.9)
+                .optArgument("seed", 7)
+                .build();
+        try (ZooModel<String, String> zoo = criteria.loadModel();
+                Predictor<String, String> predictor = zoo.newPredictor()) {
+            String a = predictor.predict("Once upon a time");
+            String b = predictor.predict("Once upon a time");
+            assertEquals(a, b, "the same seed samples the same text");
+            assertTrue(a.split(" ").length <= 6, a);
+        }
+    }
+
+    @Test
+    void clearErrors(@TempDir Path empty) throws Exception {
+        Criteria<String, String> noModel = Criteria.builder().setTypes(String.class, String.class)
+                .optGroupId(WushModelZoo.GROUP_ID).optArtifactId(WushModelZoo.ANY_LLAMA).build();
+        ModelNotFoundException e = assertThrows(ModelNotFoundException.class, noModel::loadModel);
+        assertTrue(e.getMessage().contains("model"), e.getMessage());
+
+        Files.writeString(empty.resolve("config.json"), Files.readString(Shared.model("stories260K").resolve("config.json")));
+        Criteria<String, String> noWeights = Criteria.builder().setTypes(String.class, String.class)
+                .optGroupId(WushModelZoo.GROUP_ID).optArtifactId(WushModelZoo.ANY_LLAMA)
+                .optArgument("model", empty.toString()).build();
+        MalformedModelException m = assertThrows(MalformedModelException.class, noWeights::loadModel);
+        assertTrue(m.getMessage().contains("model.safetensors"), m.getMessage());
+
+        Criteria<String, String> badDtype = Criteria.builder().setTypes(String.class, String.class)
+                .optGroupId(WushModelZoo.GROUP_ID).optArtifactId("stories260K").optArgument("dtype", "bfloat16").build();
+        IllegalArgumentException d = assertThrows(IllegalArgumentException.class, badDtype::loadModel);
+        assertTrue(d.getMessage().contains("bfloat16"), d.getMessage());
+    }
+}
