@@ -29,7 +29,7 @@ public final class WushCli {
     private static int report(Exception e, CommandLine cmd, CommandLine.ParseResult parsed) {
         PrintWriter err = cmd.getErr();
         Throwable shown = e;
-        while (shown.getCause() != null && (shown.getMessage() == null || shown instanceof java.util.concurrent.ExecutionException)) {
+        while (shown.getMessage() == null && shown.getCause() != null) { // a bare wrapper: show its cause
             shown = shown.getCause();
         }
         err.println("wush " + cmd.getCommandName() + ": error: " + message(shown));

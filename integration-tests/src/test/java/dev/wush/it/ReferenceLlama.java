@@ -6,7 +6,6 @@ import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,29 +48,23 @@ final class ReferenceLlama {
     }
 
     private void readSafetensors(Path file) throws IOException {
-        try (FileChannel ch = FileChannel.open(file)) {
-            ByteBuffer all = ByteBuffer.allocate((int) ch.size()).order(ByteOrder.LITTLE_ENDIAN);
-            while (all.hasRemaining() && ch.read(all) > 0) {
-                // read fully
+        ByteBuffer all = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
+        int headerLen = (int) all.getLong(0);
+        String header = new String(all.array(), 8, headerLen, StandardCharsets.UTF_8);
+        int base = 8 + headerLen;
+        for (Map.Entry<String, JsonElement> e : JsonParser.parseString(header).getAsJsonObject().entrySet()) {
+            if (e.getKey().equals("__metadata__")) {
+                continue;
             }
-            all.flip();
-            long headerLen = all.getLong(0);
-            String header = new String(all.array(), 8, (int) headerLen, StandardCharsets.UTF_8);
-            int base = 8 + (int) headerLen;
-            for (Map.Entry<String, JsonElement> e : JsonParser.parseString(header).getAsJsonObject().entrySet()) {
-                if (e.getKey().equals("__metadata__")) {
-                    continue;
-                }
-                JsonObject t = e.getValue().getAsJsonObject();
-                if (!t.get("dtype").getAsString().equals("F32")) {
-                    throw new IOException("reference reads F32 only");
-                }
-                int begin = t.getAsJsonArray("data_offsets").get(0).getAsInt();
-                int end = t.getAsJsonArray("data_offsets").get(1).getAsInt();
-                float[] v = new float[(end - begin) / 4];
-                all.slice(base + begin, end - begin).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(v);
-                w.put(e.getKey(), v);
+            JsonObject t = e.getValue().getAsJsonObject();
+            if (!t.get("dtype").getAsString().equals("F32")) {
+                throw new IOException("reference reads F32 only");
             }
+            int begin = t.getAsJsonArray("data_offsets").get(0).getAsInt();
+            int end = t.getAsJsonArray("data_offsets").get(1).getAsInt();
+            float[] v = new float[(end - begin) / 4];
+            all.slice(base + begin, end - begin).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(v);
+            w.put(e.getKey(), v);
         }
     }
 

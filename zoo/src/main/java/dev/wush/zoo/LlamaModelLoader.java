@@ -17,6 +17,7 @@ import ai.djl.translate.TranslatorFactory;
 import ai.djl.util.Progress;
 import dev.wush.io.CheckpointException;
 import dev.wush.translators.TextTokenizer;
+import dev.wush.zoo.hub.ConsoleDownloadProgress;
 import dev.wush.zoo.hub.DownloadListener;
 import dev.wush.zoo.llama.LlamaConfig;
 import dev.wush.zoo.llama.LlamaForCausalLM;
@@ -75,7 +76,7 @@ public final class LlamaModelLoader implements ModelLoader {
         }
         Map<String, Object> args = criteria.getArguments() == null ? Map.of() : criteria.getArguments();
         ModelResolver resolver = ModelResolver.fromEnvironment(
-                criteria.getProgress() == null ? DownloadListener.SILENT : new dev.wush.zoo.hub.ConsoleDownloadProgress());
+                criteria.getProgress() == null ? DownloadListener.SILENT : new ConsoleDownloadProgress());
         Path dir;
         if (entry != null) {
             dir = resolver.resolve(entry);
@@ -157,7 +158,7 @@ public final class LlamaModelLoader implements ModelLoader {
     @Override
     public <I, O> void downloadModel(Criteria<I, O> criteria, Progress progress) throws IOException {
         if (entry != null) {
-            ModelResolver.fromEnvironment(new dev.wush.zoo.hub.ConsoleDownloadProgress()).resolve(entry);
+            ModelResolver.fromEnvironment(new ConsoleDownloadProgress()).resolve(entry);
         }
     }
 

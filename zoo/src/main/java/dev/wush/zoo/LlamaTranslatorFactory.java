@@ -9,6 +9,7 @@ import ai.djl.util.Pair;
 import dev.wush.translators.GenerationConfig;
 import dev.wush.translators.PerplexityTranslator;
 import dev.wush.translators.TextGenerationTranslator;
+import dev.wush.translators.TextTokenizer;
 import dev.wush.translators.TokenWindows;
 import dev.wush.translators.WindowLosses;
 import dev.wush.zoo.llama.LlamaForCausalLM;
@@ -16,6 +17,7 @@ import java.io.IOException;
 import java.lang.reflect.Type;
 import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 
 /**
  * Translators for a loaded Llama model: {@code String → String} generates a continuation (criteria
@@ -47,8 +49,10 @@ public final class LlamaTranslatorFactory implements TranslatorFactory {
                     ArgumentsUtil.longValue(arguments, "seed", 0L));
             LlamaForCausalLM lm = (LlamaForCausalLM) model.getBlock();
             try {
-                return (Translator<I, O>) new TextGenerationTranslator(
-                        LlamaModelLoader.tokenizer(model), config, lm.config().maxPositionEmbeddings());
+                TextTokenizer tokenizer = LlamaModelLoader.tokenizer(model);
+                // the native tokenizer lives as long as the model
+                model.getNDManager().attachInternal("tokenizer-" + UUID.randomUUID(), tokenizer);
+                return (Translator<I, O>) new TextGenerationTranslator(tokenizer, config, lm.config().maxPositionEmbeddings());
             } catch (IOException e) {
                 throw new TranslateException(e);
             }

@@ -61,7 +61,6 @@ public final class LlamaAttention extends NamedBlock {
 
         // Grouped-query attention without copying K/V: query heads are grouped per KV head.
         int group = heads / kvHeads;
-        long tk = k.getShape().get(2);
         NDArray qg = q.reshape(b, kvHeads, group, t, headDim);                  // (B, KV, G, T, D)
         NDArray kt = k.transpose(0, 1, 3, 2).expandDims(2);                     // (B, KV, 1, D, Tk)
         NDArray scores = qg.matMul(kt).mul(scale).toType(DataType.FLOAT32, false); // (B, KV, G, T, Tk)
@@ -75,7 +74,6 @@ public final class LlamaAttention extends NamedBlock {
                 .transpose(0, 2, 1, 3)
                 .reshape(b, t, (long) heads * headDim);
         NDArray y = child("o_proj").forward(ps, new NDList(context), training).head();
-        assert tk == k.getShape().get(2);
         return new NDList(y, k, v);
     }
 }
