@@ -1,0 +1,60 @@
+package dev.wush.quant.format;
+
+/**
+ * NVFP4: groups of 16 E2M1 elements with an E4M3 scale, times a global scale {@code g}:
+ * group scale {@code s = E4M3(amax / (6·g))}, element {@code x / (s·g)} rounded to E2M1, decoded as
+ * {@code q · s · g}.
+ *
+ * <p>{@link #FIXED} uses the official WUSH code's constant {@code g = 1/10}
+ * ({@code s = E4M3(amax·10/6)}); {@link #perTensor} takes the standard {@code g = amax_tensor / (448·6)}.
+ */
+public record Nvfp4(float globalScale, boolean fixed) implements QuantFormat {
+
+    /** The official code's fixed global scale 1/10. */
+    public static final Nvfp4 FIXED = new Nvfp4(0.1f, true);
+
+    /** The standard per-tensor global scale for a tensor whose largest |x| is {@code tensorAbsMax}. */
+    public static Nvfp4 perTensor(float tensorAbsMax) {
+        float g = tensorAbsMax > 0 && Float.isFinite(tensorAbsMax) ? tensorAbsMax / (E4M3.MAX * E2M1.MAX) : 1f;
+        return new Nvfp4(g, false);
+    }
+
+    @Override
+    public String name() {
+        return fixed ? "NVFP4" : "NVFP4-TENSOR";
+    }
+
+    @Override
+    public int groupSize() {
+        return 16;
+    }
+
+    @Override
+    public int scaleBits() {
+        return 8;
+    }
+
+    @Override
+    public int scaleCode(float[] x, int offset, int length) {
+        float amax = QuantFormat.absMax(x, offset, length);
+        if (!Float.isFinite(amax)) {
+            return E4M3.NAN;
+        }
+        return E4M3.encode(amax / (E2M1.MAX * globalScale));
+    }
+
+    @Override
+    public float scaleValue(int scaleCode) {
+        return E4M3.decode(scaleCode) * globalScale;
+    }
+
+    @Override
+    public int encode(float x, float scale) {
+        return scale == 0 ? 0 : E2M1.encode(x / scale);
+    }
+
+    @Override
+    public float decode(int code, float scale) {
+        return E2M1.decode(code) * scale;
+    }
+}
