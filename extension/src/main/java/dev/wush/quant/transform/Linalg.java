@@ -46,7 +46,12 @@ public final class Linalg {
     /** Symmetric eigendecomposition {@code a = U Λ Uᵀ} with eigenvalues ascending. */
     public record SymmetricEigen(double[] values, DMatrixRMaj vectors) {}
 
-    /** The eigenpairs of a symmetric matrix, eigenvalues ascending (as torch.linalg.eigh returns them). */
+    /**
+     * The eigenpairs of a symmetric matrix, eigenvalues ascending (as torch.linalg.eigh returns them).
+     * Each eigenvector is signed so that its largest-magnitude component is positive: solvers return
+     * arbitrary signs (EJML's even flip with the last bits of the input), and under a Hadamard the sign
+     * changes the transform, so a fixed rule keeps results reproducible across platforms and versions.
+     */
     public static SymmetricEigen eigenAscending(DMatrixRMaj a) {
         int d = a.numRows;
         DMatrixRMaj sym = a.copy();
@@ -66,8 +71,15 @@ public final class Linalg {
         for (int k = 0; k < d; k++) {
             values[k] = eig.getEigenvalue(order[k]).real;
             DMatrixRMaj v = eig.getEigenVector(order[k]);
+            int largest = 0;
+            for (int i = 1; i < d; i++) {
+                if (Math.abs(v.get(i)) > Math.abs(v.get(largest))) {
+                    largest = i;
+                }
+            }
+            double sign = v.get(largest) < 0 ? -1 : 1;
             for (int i = 0; i < d; i++) {
-                vectors.set(i, k, v.get(i));
+                vectors.set(i, k, sign * v.get(i));
             }
         }
         return new SymmetricEigen(values, vectors);

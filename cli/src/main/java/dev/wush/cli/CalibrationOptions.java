@@ -1,0 +1,53 @@
+package dev.wush.cli;
+
+import dev.wush.translators.TextTokenizer;
+import dev.wush.translators.TokenWindows;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.Arrays;
+import picocli.CommandLine.Option;
+
+/** {@code --calib}, {@code --window}, {@code --calib-windows}: which tokens calibrate. */
+final class CalibrationOptions {
+
+    @Option(names = "--calib", required = true, paramLabel = "FILE",
+            description = "Calibration text (UTF-8), encoded with BOS once at the start and cut into windows.")
+    Path calib;
+
+    @Option(names = "--window", defaultValue = "256", paramLabel = "L", description = "Window length in tokens (default 256).")
+    int window;
+
+    @Option(names = "--calib-windows", defaultValue = "128", paramLabel = "N",
+            description = "Number of leading windows to use (default 128).")
+    int windows;
+
+    /** The first {@code --calib-windows} windows of the calibration text. */
+    long[][] windows(TextTokenizer tokenizer, PrintStream notes) throws IOException {
+        if (window < 2) {
+            throw new IllegalArgumentException("--window must be at least 2, got " + window);
+        }
+        if (windows < 1) {
+            throw new IllegalArgumentException("--calib-windows must be at least 1, got " + windows);
+        }
+        String text;
+        try {
+            text = Files.readString(calib);
+        } catch (NoSuchFileException e) {
+            throw new NoSuchFileException("--calib " + calib);
+        }
+        long[] tokens = tokenizer.encodeWithBos(text);
+        long[][] all = TokenWindows.cut(tokens, window);
+        if (all.length == 0) {
+            throw new IllegalArgumentException("calibration text " + calib + " has " + tokens.length
+                    + " tokens, fewer than one window of " + window);
+        }
+        if (all.length < windows) {
+            notes.printf("note: %s gives %d windows of %d tokens, fewer than --calib-windows %d; using %d%n",
+                    calib, all.length, window, windows, all.length);
+        }
+        return Arrays.copyOf(all, Math.min(windows, all.length));
+    }
+}

@@ -1,0 +1,47 @@
+package dev.wush.quant.layer;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import dev.wush.quant.format.QuantFormat;
+import dev.wush.quant.transform.TransformKind;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The paper's Table 1 for one linear layer: its normalised W4A4 RTN output error under every format ×
+ * transform, on the layer's own calibration inputs.
+ */
+public final class RtnErrorTable {
+
+    private RtnErrorTable() {}
+
+    /** Column label of a format and transform, e.g. {@code MXFP4/wush}. */
+    public static String label(QuantFormat format, TransformKind kind) {
+        return format.name() + "/" + kind.label();
+    }
+
+    /**
+     * @param x the layer's inputs (rows, in)
+     * @param weight the layer's weight (out, in)
+     * @return error by {@link #label}, in the order formats × transforms
+     */
+    public static Map<String, Double> errors(NDManager manager, String name, float[] weight, int out, int in,
+            float[] x, int rows, List<QuantFormat> formats, List<TransformKind> kinds, long seed, Runnable onEach) {
+        double[] hessian;
+        try (HessianAccumulator acc = new HessianAccumulator(manager, in)) {
+            acc.add(manager.create(x, new Shape(rows, in)));
+            hessian = acc.hessian();
+        }
+        LayerInput layer = new LayerInput(name, weight, out, in, hessian);
+        Map<String, Double> errors = new LinkedHashMap<>();
+        for (QuantFormat format : formats) {
+            for (TransformKind kind : kinds) {
+                QuantizedLayer q = Rtn.quantize(layer, format, kind, seed);
+                errors.put(label(format, kind), LayerError.normalized(manager, q, x, rows, weight, true));
+                onEach.run();
+            }
+        }
+        return errors;
+    }
+}
