@@ -89,6 +89,40 @@ class CliTest {
     }
 
     @Test
+    void layerReportPrintsTheTableAndJson() {
+        Run run = wush("layer-report", "--model", "stories260K", "--calib", text.toString(), "--block", "1",
+                "--calib-windows", "4", "--formats", "mxfp4,nvfp4", "--transforms", "identity,wush", "--json");
+        assertEquals(0, run.code(), run.err());
+        JsonObject layers = JsonParser.parseString(run.lines().getLast()).getAsJsonObject().getAsJsonObject("layers");
+        assertEquals(List.of("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"), List.copyOf(layers.keySet()));
+        JsonObject q = layers.getAsJsonObject("self_attn.q_proj");
+        assertEquals(List.of("MXFP4/identity", "MXFP4/wush", "NVFP4/identity", "NVFP4/wush"), List.copyOf(q.keySet()));
+        double e = q.get("MXFP4/wush").getAsDouble();
+        assertTrue(e > 0 && e < 0.1, "error " + e);
+        assertTrue(run.out().contains("1024 calibration tokens (4 windows of 256)"), run.out());
+    }
+
+    @Test
+    void layerReportBadInput() {
+        Run tooShort = wush("layer-report", "--model", "stories260K", "--calib", text.toString(), "--block", "2", "--window", "100000");
+        assertEquals(2, tooShort.code());
+        assertOneLine(tooShort, "fewer than one window");
+        Run block = wush("layer-report", "--model", "stories260K", "--calib", text.toString(), "--block", "5", "--calib-windows", "1");
+        assertEquals(2, block.code());
+        assertOneLine(block, "0..4");
+        Run format = wush("layer-report", "--model", "stories260K", "--calib", text.toString(), "--block", "2", "--formats", "fp6");
+        assertEquals(2, format.code());
+        assertOneLine(format, "fp6");
+        Run transform = wush("layer-report", "--model", "stories260K", "--calib", text.toString(), "--block", "2", "--transforms", "qr");
+        assertEquals(2, transform.code());
+        assertOneLine(transform, "qr");
+        Run missing = wush("layer-report", "--model", "stories260K", "--calib", tmp.resolve("nope.txt").toString(), "--block", "2");
+        assertEquals(1, missing.code());
+        assertOneLine(missing, "nope.txt");
+    }
+
+    @Test
     void badInputGivesOneClearLine() {
         Run noFile = wush("eval", "--model", "stories260K", "--data", tmp.resolve("missing.txt").toString());
         assertEquals(1, noFile.code());

@@ -17,6 +17,17 @@ public final class Rtn {
     public static QuantizedLayer quantize(LayerInput layer, QuantFormat format, TransformKind kind, long seed) {
         int d = format.groupSize();
         int p = Padding.padded(layer.in(), d);
+        LayerTransform transform = transforms(layer, d, kind, seed);
+        float[] transformed = Padding.columns(layer.weight(), layer.out(), layer.in(), p);
+        transform.applyToWeights(transformed, layer.out());
+        QuantFormat f = Formats.forTensor(format, QuantFormat.absMax(transformed, 0, transformed.length));
+        return new QuantizedLayer(layer.name(), f, transform, layer.out(), layer.in(),
+                GroupQuantizer.quantize(f, transformed, layer.out(), p));
+    }
+
+    /** The transforms of every block of d input features, each from the block's own statistics. */
+    public static LayerTransform transforms(LayerInput layer, int d, TransformKind kind, long seed) {
+        int p = Padding.padded(layer.in(), d);
         double[] w = layer.paddedWeight(p);
         double[] h = Padding.square(layer.hessian(), layer.in(), p);
         List<BlockTransform> blocks = new ArrayList<>();
@@ -24,11 +35,6 @@ public final class Rtn {
             blocks.add(Transforms.block(kind, b, LayerInput.weightGram(w, layer.out(), p, b * d, d),
                     LayerInput.diagonalBlock(h, p, b * d, d), seed));
         }
-        LayerTransform transform = new LayerTransform(kind, d, blocks);
-        float[] transformed = Padding.columns(layer.weight(), layer.out(), layer.in(), p);
-        transform.applyToWeights(transformed, layer.out());
-        QuantFormat f = Formats.forTensor(format, QuantFormat.absMax(transformed, 0, transformed.length));
-        return new QuantizedLayer(layer.name(), f, transform, layer.out(), layer.in(),
-                GroupQuantizer.quantize(f, transformed, layer.out(), p));
+        return new LayerTransform(kind, d, blocks);
     }
 }
