@@ -1,9 +1,12 @@
 package dev.wush.nn;
 
 import ai.djl.nn.Block;
+import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
 import ai.djl.util.Pair;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /** Finds blocks in a DJL block tree by dotted path ({@code model.layers.0.mlp.up_proj}). */
@@ -57,15 +60,45 @@ public final class BlockPaths {
         return out;
     }
 
-    /** Replaces the block at {@code path}; its parent must be a {@link NamedBlock}. */
+    /**
+     * Replaces the block at {@code path}. Its parent must be a {@link NamedBlock} (the name is kept) or
+     * a DJL {@link SequentialBlock} (rebuilt from that position on; DJL names a child by its position
+     * and class, so the replacement's path ends in its own class name).
+     */
     public static Block replace(Block root, String path, Block replacement) {
         int dot = path.lastIndexOf('.');
         Block parent = dot < 0 ? root : find(root, path.substring(0, dot));
-        if (!(parent instanceof NamedBlock named)) {
-            throw new IllegalArgumentException(
-                    "cannot replace '" + path + "': its parent " + parent.getClass().getSimpleName()
-                            + " does not support replacing children");
+        String name = path.substring(dot + 1);
+        if (parent instanceof NamedBlock named) {
+            return named.replaceChild(name, replacement);
         }
-        return named.replaceChild(path.substring(dot + 1), replacement);
+        if (parent instanceof SequentialBlock sequence) {
+            List<String> names = sequence.getChildren().keys();
+            int index = names.indexOf(name);
+            if (index < 0) {
+                throw new IllegalArgumentException("no block '" + name + "' in " + names);
+            }
+            List<Block> tail = new ArrayList<>();
+            for (int i = names.size() - 1; i > index; i--) {
+                tail.addFirst(sequence.getChildren().valueAt(i));
+                sequence.removeLastBlock();
+            }
+            Block old = sequence.getChildren().valueAt(index);
+            sequence.replaceLastBlock(replacement);
+            tail.forEach(sequence::add);
+            return old;
+        }
+        throw new IllegalArgumentException("cannot replace '" + path + "': its parent " + parent.getClass().getSimpleName()
+                + " does not support replacing children");
+    }
+
+    /** The path a block ended up at after {@link #replace} (SequentialBlock children are renamed). */
+    public static String pathOf(Block root, Block block) {
+        for (Map.Entry<String, Block> e : all(root).entrySet()) {
+            if (e.getValue() == block) {
+                return e.getKey();
+            }
+        }
+        throw new IllegalArgumentException("block is not in the tree");
     }
 }

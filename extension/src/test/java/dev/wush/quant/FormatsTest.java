@@ -54,6 +54,29 @@ class FormatsTest {
     }
 
     @Test
+    void branchFreeRoundingEqualsEncodeThenDecode() {
+        Random random = new Random(9);
+        float[] special = {0f, -0f, 0.25f, 0.75f, 1.25f, 1.75f, 2.5f, 3.5f, 5f, 6f, 7f, -0.25f, -5f, 1e-30f, -1e30f,
+            Math.nextUp(0.25f), Math.nextDown(0.75f), Math.nextUp(5f)};
+        for (float x : special) {
+            assertEquals(E2M1.decode(E2M1.encode(x)), E2M1.round(x), "at " + x);
+        }
+        for (int i = 0; i < 100_000; i++) {
+            float x = (float) (random.nextGaussian() * 4);
+            assertEquals(E2M1.decode(E2M1.encode(x)), E2M1.round(x), "at " + x);
+        }
+        for (QuantFormat f : ALL) { // the group fast path gives the same values as the code path
+            float[] m = new float[f.groupSize() * 50];
+            for (int i = 0; i < m.length; i++) {
+                m[i] = (float) (random.nextGaussian() * Math.exp(random.nextGaussian()));
+            }
+            float[] fast = m.clone();
+            GroupQuantizer.fakeQuantize(f, fast, 50, f.groupSize());
+            assertArrayEquals(GroupQuantizer.quantize(f, m, 50, f.groupSize()).dequantize(), fast, f.name());
+        }
+    }
+
+    @Test
     void e8m0() {
         assertEquals(1f, E8M0.decode(127));
         assertEquals(0x1p-127f, E8M0.decode(0));

@@ -123,6 +123,43 @@ class CliTest {
     }
 
     @Test
+    void quantizeSavesACheckpointThatEvalLoads() throws Exception {
+        Path out = tmp.resolve("q-cli");
+        String[] args = {"quantize", "--model", "stories260K", "--calib", text.toString(), "--calib-windows", "4", "--out",
+            out.toString(), "--format", "nvfp4", "--method", "rtn", "--transform", "adaptive:kurtosis", "--json"};
+        Run q = wush(args);
+        assertEquals(0, q.code(), q.err());
+        JsonObject report = JsonParser.parseString(q.lines().getLast()).getAsJsonObject();
+        assertEquals(35, report.getAsJsonArray("layers").size());
+        assertTrue(report.getAsJsonArray("layers").get(0).getAsJsonObject().get("reason").getAsString().contains("kurtosis"));
+        assertTrue(report.get("bits_per_weight").getAsDouble() >= 4.5);
+        assertTrue(q.out().contains("model.layers.4.mlp.down_proj"), q.out());
+        assertTrue(Files.isRegularFile(out.resolve("report.json")) && Files.isRegularFile(out.resolve("config.json")));
+
+        Run again = wush(args);
+        assertEquals(2, again.code());
+        assertOneLine(again, "--overwrite");
+        String[] overwrite = java.util.Arrays.copyOf(args, args.length + 1);
+        overwrite[args.length] = "--overwrite";
+        assertEquals(0, wush(overwrite).code());
+
+        Run eval = wush("eval", "--model", out.toString(), "--data", text.toString(), "--json");
+        assertEquals(0, eval.code(), eval.err());
+        double ppl = JsonParser.parseString(eval.lines().getLast()).getAsJsonObject().get("ppl").getAsDouble();
+        assertTrue(ppl > 4 && ppl < 12, "quantized ppl " + ppl);
+
+        Run shortCalib = wush("quantize", "--model", "stories260K", "--calib", text.toString(), "--window", "100000",
+                "--out", tmp.resolve("never").toString());
+        assertEquals(2, shortCalib.code());
+        assertOneLine(shortCalib, "fewer than one window");
+        assertTrue(!Files.exists(tmp.resolve("never")));
+        Run badTransform = wush("quantize", "--model", "stories260K", "--calib", text.toString(), "--transform", "adaptive:magic",
+                "--out", tmp.resolve("never").toString());
+        assertEquals(2, badTransform.code());
+        assertOneLine(badTransform, "magic");
+    }
+
+    @Test
     void badInputGivesOneClearLine() {
         Run noFile = wush("eval", "--model", "stories260K", "--data", tmp.resolve("missing.txt").toString());
         assertEquals(1, noFile.code());

@@ -75,6 +75,30 @@ class CriteriaTest {
     }
 
     @Test
+    void quantizesOnLoad(@TempDir Path dir) throws Exception {
+        Path calib = dir.resolve("calib.txt");
+        Files.writeString(calib, Files.readString(Shared.DIR.resolve("data/tinystories/calib.txt")).substring(0, 20_000));
+        Criteria<TokenWindows, WindowLosses> criteria = Criteria.builder()
+                .setTypes(TokenWindows.class, WindowLosses.class)
+                .optGroupId(WushModelZoo.GROUP_ID).optArtifactId("stories260K")
+                .optArgument("quantization", "wush:mxfp4")
+                .optArgument("calibration", calib.toString())
+                .optArgument("calibWindows", 2)
+                .optArgument("method", "rtn")
+                .build();
+        try (ZooModel<TokenWindows, WindowLosses> zoo = criteria.loadModel()) {
+            assertTrue(dev.wush.nn.BlockPaths.find(zoo.getBlock(), "model.layers.0.self_attn.q_proj")
+                    instanceof dev.wush.quant.block.WushLinear);
+        }
+        Criteria<TokenWindows, WindowLosses> noCalibration = Criteria.builder()
+                .setTypes(TokenWindows.class, WindowLosses.class)
+                .optGroupId(WushModelZoo.GROUP_ID).optArtifactId("stories260K")
+                .optArgument("quantization", "wush:mxfp4").build();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, noCalibration::loadModel);
+        assertTrue(e.getMessage().contains("calibration"), e.getMessage());
+    }
+
+    @Test
     void clearErrors(@TempDir Path empty) throws Exception {
         Criteria<String, String> noModel = Criteria.builder().setTypes(String.class, String.class)
                 .optGroupId(WushModelZoo.GROUP_ID).optArtifactId(WushModelZoo.ANY_LLAMA).build();

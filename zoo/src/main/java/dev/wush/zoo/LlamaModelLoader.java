@@ -31,7 +31,9 @@ import java.util.Map;
  * entry the checkpoint is that entry's; for the generic loader ({@code artifactId "llama"}) it is the
  * criteria argument {@code model}: a directory or {@code hf:owner/name[@revision]}. The criteria
  * argument {@code dtype} ({@code float32} default, {@code float16}, or {@code auto}) sets the type
- * weights are held and computed in.
+ * weights are held and computed in. A WUSH-quantized checkpoint loads as such; the argument
+ * {@code quantization} ({@code wush:<format>}) quantizes a full-precision one on load (see
+ * {@link QuantizeOnLoad}).
  */
 public final class LlamaModelLoader implements ModelLoader {
 
@@ -113,6 +115,10 @@ public final class LlamaModelLoader implements ModelLoader {
         try {
             LlamaForCausalLM lm = LlamaLoader.load(dir, model.getNDManager(), dtype);
             model.setBlock(lm);
+            Map<String, Object> arguments = criteria.getArguments() == null ? Map.of() : criteria.getArguments();
+            if (arguments.containsKey("quantization")) {
+                QuantizeOnLoad.apply(lm, model.getNDManager(), dir, arguments);
+            }
             model.setDataType(dtype);
             model.setProperty(MODEL_DIR, dir.toAbsolutePath().toString());
             TranslatorFactory factory = criteria.getTranslatorFactory();

@@ -27,6 +27,16 @@ public final class Formats {
         };
     }
 
+    /** The name {@link #parse} reads back for a format. */
+    public static String label(QuantFormat format) {
+        return switch (format) {
+            case Mxfp4 mx -> mx.rule() == Mxfp4.Rule.OFFICIAL ? "mxfp4" : "mxfp4-ocp";
+            case Nvfp4 nv -> nv.fixed() ? "nvfp4" : "nvfp4-tensor";
+            case Int4 i -> i.clipping() == Int4.Clipping.ABSMAX ? "int4" : "int4-mse";
+            default -> throw new IllegalArgumentException("no label for " + format);
+        };
+    }
+
     /** True for formats whose global scale depends on the tensor (per-tensor NVFP4). */
     public static boolean needsTensorScale(QuantFormat format) {
         return format instanceof Nvfp4 nv && !nv.fixed();

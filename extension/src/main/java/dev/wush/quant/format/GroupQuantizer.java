@@ -36,12 +36,11 @@ public final class GroupQuantizer {
      */
     public static void fakeQuantize(QuantFormat format, float[] m, int rows, int cols) {
         int g = checkShape(format, m, rows, cols);
-        for (int start = 0; start < m.length; start += g) {
-            float scale = format.scaleValue(format.scaleCode(m, start, g));
-            for (int i = start; i < start + g; i++) {
-                m[i] = format.roundTrip(m[i], scale);
+        java.util.stream.IntStream.range(0, rows).parallel().forEach(r -> {
+            for (int start = r * cols; start < (r + 1) * cols; start += g) {
+                format.roundTripGroup(m, start, g);
             }
-        }
+        });
     }
 
     private static int checkShape(QuantFormat format, float[] m, int rows, int cols) {

@@ -61,4 +61,12 @@ public record Mxfp4(Rule rule) implements QuantFormat {
     public float decode(int code, float scale) {
         return E2M1.decode(code) * scale;
     }
+
+    @Override
+    public void roundTripGroup(float[] x, int offset, int length) {
+        float scale = scaleValue(scaleCode(x, offset, length));
+        for (int i = offset; i < offset + length; i++) {
+            x[i] = scale == 0 ? 0 : E2M1.round(x[i] / scale) * scale;
+        }
+    }
 }

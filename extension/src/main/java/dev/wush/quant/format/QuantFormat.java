@@ -33,6 +33,17 @@ public interface QuantFormat {
     /** The value of a 4-bit code under a group multiplier {@code scale}. */
     float decode(int code, float scale);
 
+    /**
+     * Quantizes the group {@code x[offset .. offset+length)} in place with its own scale: the simulated
+     * quantization of activations. Formats override it with a faster loop giving the same values.
+     */
+    default void roundTripGroup(float[] x, int offset, int length) {
+        float scale = scaleValue(scaleCode(x, offset, length));
+        for (int i = offset; i < offset + length; i++) {
+            x[i] = roundTrip(x[i], scale);
+        }
+    }
+
     /** {@code decode(encode(x, scale), scale)}. */
     default float roundTrip(float x, float scale) {
         return decode(encode(x, scale), scale);

@@ -65,14 +65,10 @@ public final class LlamaModel extends NamedBlock {
                             + config.maxPositionEmbeddings());
         }
         NDArray h = child("embed_tokens").forward(ps, new NDList(ids), training).head();
-        DataType dtype = h.getDataType();
-        NDManager manager = h.getManager();
-        NDList cosSin = rope.cosSin(manager, start, t, dtype);
-        NDArray cos = cosSin.get(0);
-        cos.setName("cos");
-        NDArray sin = cosSin.get(1);
-        sin.setName("sin");
-        NDArray mask = t > 1 ? causalMask(manager, start, t) : null;
+        NDList positions = positionInputs(h.getManager(), start, t, h.getDataType());
+        NDArray cos = positions.get("cos");
+        NDArray sin = positions.get("sin");
+        NDArray mask = positions.get("mask");
 
         LayerStack layers = layers();
         NDList out = new NDList(layers.size() * 2 + 1);
@@ -98,6 +94,20 @@ public final class LlamaModel extends NamedBlock {
             out.add(named(layerOut.get(2), valueName(i)));
         }
         out.set(0, child("norm").forward(ps, new NDList(h), training).head());
+        return out;
+    }
+
+    /**
+     * What every decoder layer needs besides the hidden states for positions {@code start ..
+     * start+t-1}: arrays named {@code cos}, {@code sin} and (for t > 1) {@code mask}. Append them to
+     * {@code [hidden]} to run one {@link LlamaDecoderLayer} on its own.
+     */
+    public NDList positionInputs(NDManager manager, long start, int t, DataType dtype) {
+        NDList cosSin = rope.cosSin(manager, start, t, dtype);
+        NDList out = new NDList(named(cosSin.get(0), "cos"), named(cosSin.get(1), "sin"));
+        if (t > 1) {
+            out.add(causalMask(manager, start, t));
+        }
         return out;
     }
 

@@ -1,0 +1,146 @@
+package dev.wush.cli;
+
+import ai.djl.repository.zoo.ZooModel;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import dev.wush.quant.format.Formats;
+import dev.wush.quant.format.QuantFormat;
+import dev.wush.translators.TextTokenizer;
+import dev.wush.translators.TokenWindows;
+import dev.wush.translators.WindowLosses;
+import dev.wush.zoo.LlamaModelLoader;
+import dev.wush.zoo.llama.LlamaForCausalLM;
+import dev.wush.zoo.quant.LayerReport;
+import dev.wush.zoo.quant.LlamaQuantizer;
+import dev.wush.zoo.quant.QuantMethod;
+import dev.wush.zoo.quant.QuantizationConfig;
+import dev.wush.zoo.quant.QuantizedCheckpoint;
+import dev.wush.zoo.quant.TransformChoice;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code wush quantize}: calibrate, quantize every decoder linear, save a checkpoint that loads anywhere. */
+@Command(name = "quantize", mixinStandardHelpOptions = true,
+        description = "Quantize all seven linears of every decoder block (W4A4 by default) with WUSH-style block"
+                + " transforms, sequentially on calibration text, and save a checkpoint loadable without calibration data.")
+final class QuantizeCommand implements Callable<Integer> {
+
+    @Mixin
+    ModelOptions model;
+
+    @Mixin
+    CalibrationOptions calibration;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output directory (refused if it exists, unless --overwrite).")
+    Path out;
+
+    @Option(names = "--format", defaultValue = "mxfp4", paramLabel = "F",
+            description = "mxfp4 (default), mxfp4-ocp, nvfp4, nvfp4-tensor, int4, int4-mse.")
+    String format;
+
+    @Option(names = "--method", defaultValue = "gptq", paramLabel = "M", description = "rtn or gptq (default).")
+    String method;
+
+    @Option(names = "--transform", defaultValue = "wush", paramLabel = "T",
+            description = "identity, hadamard, random, wus, wush (default), adaptive:kurtosis[=Z] or adaptive:error[=identity,hadamard,wush].")
+    String transform;
+
+    @Option(names = "--w4a16", description = "Keep activations in full precision (weights only).")
+    boolean weightsOnly;
+
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "Seed of random rotations (default 0).")
+    long seed;
+
+    @Option(names = "--batch", defaultValue = "4", paramLabel = "N", description = "Calibration windows per forward pass (default 4).")
+    int batch;
+
+    @Option(names = "--overwrite", description = "Replace --out if it exists.")
+    boolean overwrite;
+
+    @Option(names = "--json", description = "End with one JSON line: the report.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        QuantFormat f = Formats.parse(format);
+        QuantizationConfig config = new QuantizationConfig(f, QuantMethod.parse(method), TransformChoice.parse(transform),
+                !weightsOnly, path -> true, seed, 4096);
+        if (Files.exists(out) && !overwrite) {
+            throw new IllegalArgumentException("--out " + out + " exists (use --overwrite to replace it)");
+        }
+        Path dir = model.resolve();
+        long start = System.nanoTime();
+        try (ZooModel<TokenWindows, WindowLosses> zoo = model.load(dir, TokenWindows.class, WindowLosses.class);
+                TextTokenizer tokenizer = LlamaModelLoader.tokenizer(zoo)) {
+            LlamaForCausalLM lm = (LlamaForCausalLM) zoo.getBlock();
+            long[][] windows = calibration.windows(tokenizer, System.err);
+            int total = lm.config().numHiddenLayers() * 7;
+            List<LayerReport> reports;
+            try (ProgressBar bar = new ProgressBarBuilder().setTaskName("quantize").setInitialMax(total).setUnit(" layers", 1)
+                    .setStyle(ProgressBarStyle.ASCII).setConsumer(new ConsoleProgressBarConsumer(System.err)).build()) {
+                reports = new LlamaQuantizer(config, batch).quantize(lm, zoo.getNDManager(), windows, (block, blocks, r) -> {
+                    bar.setExtraMessage(String.format(Locale.ROOT, "block %d/%d %s", block + 1, blocks,
+                            r.name().substring(r.name().indexOf('.', "model.layers.".length()) + 1)));
+                    bar.step();
+                });
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            JsonObject report = report(config, reports, dir, windows, seconds);
+            String version = WushCli.class.getPackage().getImplementationVersion();
+            QuantizedCheckpoint.save(lm, dir, out, config, reports, version == null ? "development" : version, overwrite,
+                    Map.of("report.json", new GsonBuilder().setPrettyPrinting().create().toJson(report)));
+            double bits = QuantizedCheckpoint.bitsPerWeight(out);
+            System.out.printf(Locale.ROOT, "%-34s %-9s %12s %8s  %s%n", "layer", "transform", "calib error", "seconds", "why");
+            for (LayerReport r : reports) {
+                System.out.printf(Locale.ROOT, "%-34s %-9s %12.5f %8.2f  %s%n", r.name(), r.transform().label(), r.error(), r.seconds(),
+                        r.reason() + (r.candidates().isEmpty() ? "" : " " + r.candidates()));
+            }
+            System.out.printf(Locale.ROOT, "%s %s %s/%s on %d calibration tokens in %.1f s; saved %s (%.2f bits per quantized weight)%n",
+                    dir.getFileName(), f.name(), method, transform, (long) windows.length * windows[0].length, seconds, out, bits);
+            if (json) {
+                report.addProperty("bits_per_weight", bits);
+                System.out.println(report);
+            }
+        }
+        return 0;
+    }
+
+    private JsonObject report(QuantizationConfig config, List<LayerReport> reports, Path dir, long[][] windows, double seconds) {
+        JsonObject o = new JsonObject();
+        o.addProperty("model", dir.toString());
+        o.addProperty("out", out.toString());
+        o.addProperty("format", Formats.label(config.format()));
+        o.addProperty("method", method);
+        o.addProperty("transform", transform);
+        o.addProperty("activations", config.quantizeActivations() ? "quantized" : "full");
+        o.addProperty("calibration_tokens", (long) windows.length * windows[0].length);
+        o.addProperty("seconds", seconds);
+        JsonArray layers = new JsonArray();
+        for (LayerReport r : reports) {
+            JsonObject l = new JsonObject();
+            l.addProperty("name", r.name());
+            l.addProperty("transform", r.transform().label());
+            l.addProperty("reason", r.reason());
+            l.addProperty("calibration_error", r.error());
+            JsonObject c = new JsonObject();
+            r.candidates().forEach(c::addProperty);
+            l.add("candidates", c);
+            l.addProperty("seconds", r.seconds());
+            layers.add(l);
+        }
+        o.add("layers", layers);
+        return o;
+    }
+}

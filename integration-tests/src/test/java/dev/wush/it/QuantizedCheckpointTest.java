@@ -1,0 +1,189 @@
+package dev.wush.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.Model;
+import ai.djl.inference.Predictor;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Parameter;
+import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ZooModel;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.wush.io.CheckpointException;
+import dev.wush.nn.BlockPaths;
+import dev.wush.quant.block.WushLinear;
+import dev.wush.quant.format.Formats;
+import dev.wush.quant.transform.TransformKind;
+import dev.wush.translators.PerplexityEvaluator;
+import dev.wush.translators.PerplexityTranslator;
+import dev.wush.translators.TextTokenizer;
+import dev.wush.translators.TokenWindows;
+import dev.wush.translators.WindowLosses;
+import dev.wush.zoo.WushModelZoo;
+import dev.wush.zoo.llama.LlamaForCausalLM;
+import dev.wush.zoo.llama.LlamaLoader;
+import dev.wush.zoo.quant.LayerReport;
+import dev.wush.zoo.quant.LlamaQuantizer;
+import dev.wush.zoo.quant.QuantMethod;
+import dev.wush.zoo.quant.QuantizationConfig;
+import dev.wush.zoo.quant.QuantizedCheckpoint;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Quantize, save, reload: the same perplexity, the stated storage, clear failures. */
+class QuantizedCheckpointTest {
+
+    static final int WINDOWS = 40;
+
+    @TempDir
+    Path tmp;
+
+    record Quantized(Model model, LlamaForCausalLM lm, List<LayerReport> reports, QuantizationConfig config) {}
+
+    static Quantized quantize(String name, String format, String method, TransformKind kind, int calibWindows) throws Exception {
+        Path dir = Shared.model(name);
+        Model model = Model.newInstance("q", Device.cpu(), "PyTorch");
+        LlamaForCausalLM lm = LlamaLoader.load(dir, model.getNDManager(), DataType.FLOAT32);
+        model.setBlock(lm);
+        try (TextTokenizer tokenizer = TextTokenizer.load(dir, 1, List.of(2L))) {
+            long[] calib = tokenizer.encodeWithBos(Files.readString(Shared.DIR.resolve("data/tinystories/calib.txt")));
+            QuantizationConfig config = QuantizationConfig.of(Formats.parse(format), QuantMethod.parse(method), kind);
+            List<LayerReport> reports = new LlamaQuantizer(config, 4).quantize(lm, model.getNDManager(),
+                    Arrays.copyOf(TokenWindows.cut(calib, 256), calibWindows), (b, n, r) -> {});
+            return new Quantized(model, lm, reports, config);
+        }
+    }
+
+    static double perplexity(Model model, Path tokenizerDir) throws Exception {
+        try (TextTokenizer tokenizer = TextTokenizer.load(tokenizerDir, 1, List.of(2L));
+                Predictor<TokenWindows, WindowLosses> p = model.newPredictor(new PerplexityTranslator())) {
+            long[] ids = Arrays.copyOf(tokenizer.encodeWithBos(Files.readString(Shared.TINYSTORIES_EVAL)), 256 * WINDOWS);
+            return new PerplexityEvaluator(256, 4).evaluate(p, ids, d -> {}).ppl();
+        }
+    }
+
+    @Test
+    void savedCheckpointReloadsWithTheIdenticalPerplexity() throws Exception {
+        for (String[] c : new String[][] {{"mxfp4", "gptq", "wush"}, {"nvfp4", "rtn", "hadamard"}, {"int4", "rtn", "wus"}}) {
+            Quantized q = quantize("stories260K", c[0], c[1], TransformKind.parse(c[2]), 16);
+            Path out = tmp.resolve(String.join("-", c));
+            try (Model model = q.model()) {
+                double before = perplexity(model, Shared.model("stories260K"));
+                QuantizedCheckpoint.save(q.lm(), Shared.model("stories260K"), out, q.config(), q.reports(), "test", false,
+                        Map.of("report.json", "{}"));
+                Criteria<TokenWindows, WindowLosses> criteria = Criteria.builder()
+                        .setTypes(TokenWindows.class, WindowLosses.class)
+                        .optGroupId(WushModelZoo.GROUP_ID).optArtifactId(WushModelZoo.ANY_LLAMA)
+                        .optArgument("model", out.toString())
+                        .build();
+                try (ZooModel<TokenWindows, WindowLosses> reloaded = criteria.loadModel()) {
+                    assertTrue(BlockPaths.find(reloaded.getBlock(), "model.layers.4.mlp.down_proj") instanceof WushLinear);
+                    assertEquals(before, perplexity(reloaded, out), 0.0, String.join(" ", c) + ": identical after reload");
+                }
+            }
+            JsonObject config = JsonParser.parseString(Files.readString(out.resolve("config.json"))).getAsJsonObject();
+            JsonObject qc = config.getAsJsonObject("quantization_config");
+            assertEquals(c[0], qc.get("format").getAsString());
+            assertEquals(c[1], qc.get("method").getAsString());
+            assertEquals(35, qc.getAsJsonObject("layers").size());
+            assertEquals(c[2], qc.getAsJsonObject("layers").getAsJsonObject("model.layers.0.self_attn.q_proj").get("transform").getAsString());
+            assertTrue(Files.isRegularFile(out.resolve("tokenizer.json")) && Files.isRegularFile(out.resolve("report.json")));
+            try (var files = Files.list(tmp)) {
+                assertTrue(files.noneMatch(p -> p.getFileName().toString().contains(".partial")), "no partial directory left");
+            }
+        }
+    }
+
+    @Test
+    void storageStaysUnderFourPointSixBitsWhereTransformsNeedNoStorage() throws Exception {
+        Quantized mx = quantize("babyllama105", "mxfp4", "rtn", TransformKind.HADAMARD, 4);
+        Quantized nv = quantize("babyllama105", "nvfp4", "rtn", TransformKind.IDENTITY, 4);
+        Quantized wush = quantize("babyllama105", "mxfp4", "rtn", TransformKind.WUSH, 4);
+        double[] bits = new double[3];
+        int i = 0;
+        for (Quantized q : List.of(mx, nv, wush)) {
+            Path out = tmp.resolve("bits" + i);
+            try (Model m = q.model()) {
+                QuantizedCheckpoint.save(q.lm(), Shared.model("babyllama105"), out, q.config(), q.reports(), "test", false, Map.of());
+            }
+            bits[i++] = QuantizedCheckpoint.bitsPerWeight(out);
+        }
+        assertEquals(4.25, bits[0], 1e-9, "MXFP4: 4 bits + an 8-bit scale per 32");
+        // NVFP4: 4 bits + an 8-bit scale per 16, + one 32-bit global per layer (35 layers of babyllama105)
+        long weights = 5L * (128 * 128 + 2 * 64 * 128 + 128 * 128 + 3 * 352 * 128);
+        assertEquals(4.5 + 35.0 * 32 / weights, bits[1], 1e-9);
+        // a d×d float32 transform per block costs 32·d/out bits per weight: ≈ 4.25 + 8 bits for out=128
+        assertTrue(bits[2] > 4.6, "WUSH transforms of a 128-wide model: " + bits[2]);
+    }
+
+    @Test
+    void refusesAnExistingOutputUnlessOverwriting() throws Exception {
+        Quantized q = quantize("stories260K", "mxfp4", "rtn", TransformKind.IDENTITY, 2);
+        Path out = tmp.resolve("exists");
+        Files.createDirectories(out);
+        Files.writeString(out.resolve("keep.txt"), "mine");
+        try (Model m = q.model()) {
+            assertThrows(FileAlreadyExistsException.class, () -> QuantizedCheckpoint.save(q.lm(), Shared.model("stories260K"),
+                    out, q.config(), q.reports(), "test", false, Map.of()));
+            assertTrue(Files.isRegularFile(out.resolve("keep.txt")));
+            QuantizedCheckpoint.save(q.lm(), Shared.model("stories260K"), out, q.config(), q.reports(), "test", true, Map.of());
+            assertFalse(Files.exists(out.resolve("keep.txt")));
+            assertTrue(QuantizedCheckpoint.isQuantized(out));
+        }
+    }
+
+    @Test
+    void corruptedOrMismatchedCheckpointsFailClearly() throws Exception {
+        Quantized q = quantize("stories260K", "nvfp4", "rtn", TransformKind.WUSH, 2);
+        Path out = tmp.resolve("ok");
+        try (Model m = q.model()) {
+            QuantizedCheckpoint.save(q.lm(), Shared.model("stories260K"), out, q.config(), q.reports(), "test", false, Map.of());
+        }
+        // a config that claims another format: the stored shapes do not match
+        Path other = tmp.resolve("mismatch");
+        Files.createDirectories(other);
+        for (String f : List.of("model.safetensors", "tokenizer.json", "tokenizer_config.json")) {
+            Files.copy(out.resolve(f), other.resolve(f));
+        }
+        Files.writeString(other.resolve("config.json"), Files.readString(out.resolve("config.json"))
+                .replace("\"format\": \"nvfp4\"", "\"format\": \"mxfp4\"").replace("\"group_size\": 16", "\"group_size\": 32"));
+        try (Model m = Model.newInstance("x", Device.cpu(), "PyTorch")) {
+            CheckpointException e = assertThrows(CheckpointException.class, () -> LlamaLoader.load(other, m.getNDManager(), DataType.FLOAT32));
+            assertTrue(e.getMessage().contains("qweight") || e.getMessage().contains("scales"), e.getMessage());
+        }
+        // a truncated weights file
+        byte[] bytes = Files.readAllBytes(out.resolve("model.safetensors"));
+        Files.write(out.resolve("model.safetensors"), Arrays.copyOf(bytes, bytes.length - 100));
+        try (Model m = Model.newInstance("x", Device.cpu(), "PyTorch")) {
+            CheckpointException e = assertThrows(CheckpointException.class, () -> LlamaLoader.load(out, m.getNDManager(), DataType.FLOAT32));
+            assertTrue(e.getMessage().contains("model.safetensors") && e.getMessage().contains("truncated"), e.getMessage());
+        }
+    }
+
+    @Test
+    void nanInCalibrationActivationsNamesTheLayer() throws Exception {
+        Path dir = Shared.model("stories260K");
+        try (Model model = Model.newInstance("q", Device.cpu(), "PyTorch");
+                TextTokenizer tokenizer = TextTokenizer.load(dir, 1, List.of(2L))) {
+            LlamaForCausalLM lm = LlamaLoader.load(dir, model.getNDManager(), DataType.FLOAT32);
+            Parameter norm = BlockPaths.find(lm, "model.layers.1.post_attention_layernorm").getParameters().get("weight");
+            norm.getArray().set(new ai.djl.ndarray.index.NDIndex("3"), Float.NaN);
+            long[] calib = tokenizer.encodeWithBos(Files.readString(Shared.DIR.resolve("data/tinystories/calib.txt")));
+            QuantizationConfig config = QuantizationConfig.of(Formats.parse("mxfp4"), QuantMethod.RTN, TransformKind.WUSH);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new LlamaQuantizer(config, 4)
+                    .quantize(lm, model.getNDManager(), Arrays.copyOf(TokenWindows.cut(calib, 256), 2), (b, n, r) -> {}));
+            assertTrue(e.getMessage().contains("model.layers.1.mlp.gate_proj") && e.getMessage().contains("NaN"), e.getMessage());
+        }
+    }
+}

@@ -1,0 +1,85 @@
+package dev.wush.zoo.quant;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import dev.wush.calib.Activations;
+import dev.wush.nn.BlockPaths;
+import dev.wush.quant.block.WushLinear;
+import dev.wush.quant.layer.Gptq;
+import dev.wush.quant.layer.LayerError;
+import dev.wush.quant.layer.LayerInput;
+import dev.wush.quant.layer.QuantizedLayer;
+import dev.wush.quant.layer.Rtn;
+import dev.wush.quant.transform.TransformKind;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** Quantizes one {@code Linear} from its Hessian, picks its transform, and puts a {@link WushLinear} in its place. */
+final class LinearQuantizer {
+
+    private final QuantizationConfig config;
+
+    LinearQuantizer(QuantizationConfig config) {
+        this.config = config;
+    }
+
+    LayerReport quantizeAndReplace(Block root, NDManager manager, NDManager work, String name, Linear linear,
+            double[] hessian, Activations sample, TransformKind kurtosisKind, String kurtosisReason) {
+        long start = System.nanoTime();
+        NDArray w = weight(linear);
+        int out = (int) w.getShape().get(0);
+        int in = (int) w.getShape().get(1);
+        float[] weight = w.toType(DataType.FLOAT32, false).toFloatArray();
+        LayerInput input = new LayerInput(name, weight, out, in, hessian);
+        float[] x = sample.values();
+        int rows = sample.rows();
+        Map<String, Double> candidates = new LinkedHashMap<>();
+        QuantizedLayer chosen;
+        String reason;
+        switch (config.transform()) {
+            case TransformChoice.Fixed f -> {
+                chosen = quantize(input, f.kind());
+                reason = "fixed by --transform";
+            }
+            case TransformChoice.ByKurtosis k -> {
+                chosen = quantize(input, kurtosisKind);
+                reason = kurtosisReason;
+            }
+            case TransformChoice.ByError e -> {
+                chosen = null;
+                double best = Double.POSITIVE_INFINITY;
+                for (TransformKind kind : e.candidates()) {
+                    QuantizedLayer q = quantize(input, kind);
+                    double err = LayerError.normalized(work, q, x, rows, weight, config.quantizeActivations());
+                    candidates.put(kind.label(), err);
+                    if (err < best) {
+                        best = err;
+                        chosen = q;
+                    }
+                }
+                reason = "lowest calibration error of " + candidates.keySet();
+            }
+        }
+        double error = candidates.isEmpty()
+                ? LayerError.normalized(work, chosen, x, rows, weight, config.quantizeActivations())
+                : candidates.get(chosen.transform().kind().label());
+        Parameter bias = linear.getParameters().get("bias");
+        BlockPaths.replace(root, name, new WushLinear(manager, chosen, config.quantizeActivations(),
+                bias == null ? null : bias.getArray()));
+        return new LayerReport(name, chosen.transform().kind(), reason, error, candidates, (System.nanoTime() - start) / 1e9);
+    }
+
+    private QuantizedLayer quantize(LayerInput input, TransformKind kind) {
+        return config.method() == QuantMethod.GPTQ
+                ? Gptq.quantize(input, config.format(), kind, config.seed())
+                : Rtn.quantize(input, config.format(), kind, config.seed());
+    }
+
+    static NDArray weight(Block linear) {
+        return linear.getParameters().get("weight").getArray();
+    }
+}

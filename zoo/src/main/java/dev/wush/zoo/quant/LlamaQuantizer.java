@@ -1,0 +1,151 @@
+package dev.wush.zoo.quant;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import dev.wush.calib.Activations;
+import dev.wush.calib.InputRecorder;
+import dev.wush.nn.BlockPaths;
+import dev.wush.quant.layer.HessianAccumulator;
+import dev.wush.quant.transform.TransformKind;
+import dev.wush.zoo.calib.DecoderInputs;
+import dev.wush.zoo.llama.LlamaDecoderLayer;
+import dev.wush.zoo.llama.LlamaForCausalLM;
+import dev.wush.zoo.llama.LlamaModel;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The sequential pipeline of METHOD.md for Llama models: block by block, the Hessians of the seven
+ * linears come from one forward pass of the unquantized block on inputs produced by the already
+ * quantized earlier blocks (activation quantization included); then the linears are quantized and
+ * replaced by {@code WushLinear}s and the quantized block produces the next block's inputs. Memory
+ * holds one block's Hessians plus the calibration hidden states.
+ */
+public final class LlamaQuantizer {
+
+    /** Told about progress. */
+    public interface Listener {
+        void layerDone(int block, int blocks, LayerReport report);
+    }
+
+    /** Linears whose inputs are the same array and share one Hessian. */
+    static final Map<String, String> INPUT_GROUP = Map.of(
+            "self_attn.q_proj", "attn_in", "self_attn.k_proj", "attn_in", "self_attn.v_proj", "attn_in",
+            "self_attn.o_proj", "attn_out", "mlp.gate_proj", "mlp_in", "mlp.up_proj", "mlp_in", "mlp.down_proj", "mlp_act");
+
+    private final QuantizationConfig config;
+    private final int batch;
+
+    public LlamaQuantizer(QuantizationConfig config, int batch) {
+        this.config = config;
+        this.batch = batch;
+    }
+
+    /**
+     * Quantizes {@code lm} in place on calibration windows (count, L).
+     *
+     * @param manager owns the quantized layers' arrays (the model's manager)
+     */
+    public List<LayerReport> quantize(LlamaForCausalLM lm, NDManager manager, long[][] windows, Listener listener) {
+        LlamaModel model = lm.model();
+        int blocks = lm.config().numHiddenLayers();
+        int length = windows[0].length;
+        Map<String, TransformKind> kurtosisChoice = new HashMap<>();
+        Map<String, String> kurtosisReason = new HashMap<>();
+        if (config.transform() instanceof TransformChoice.ByKurtosis k) {
+            List<String> paths = BlockPaths.linears(lm).keySet().stream().filter(p -> p.startsWith("model.layers.")).toList();
+            KurtosisSelector.choose(lm, paths, k, kurtosisChoice, kurtosisReason);
+        }
+        LinearQuantizer linears = new LinearQuantizer(config);
+        List<LayerReport> reports = new ArrayList<>();
+        try (NDManager work = manager.newSubManager()) {
+            ParameterStore ps = new ParameterStore(work, false);
+            List<NDArray> hidden = new ArrayList<>(); // (b, L, hidden) per batch of windows
+            for (int from = 0; from < windows.length; from += batch) {
+                long[][] chunk = Arrays.copyOfRange(windows, from, Math.min(windows.length, from + batch));
+                hidden.add(model.child("embed_tokens").forward(ps, new NDList(work.create(chunk)), false).head());
+            }
+            NDList positions = model.positionInputs(work, 0, length, hidden.getFirst().getDataType());
+            for (int b = 0; b < blocks; b++) {
+                String prefix = "model.layers." + b + ".";
+                LlamaDecoderLayer layer = model.layers().layer(b);
+                Map<String, HessianAccumulator> hessians = new LinkedHashMap<>();
+                Map<String, Activations> samples = new LinkedHashMap<>();
+                Map<String, Linear> originals = new LinkedHashMap<>();
+                try {
+                    record(lm, prefix, work, hessians, samples, originals);
+                    for (NDArray h : hidden) {
+                        runLayer(layer, work, h, positions).close(); // unquantized pass: Hessians only
+                    }
+                } finally {
+                    originals.forEach((name, linear) -> BlockPaths.replace(lm, prefix + name, linear));
+                }
+                for (Map.Entry<String, Linear> e : originals.entrySet()) {
+                    String name = prefix + e.getKey();
+                    if (!config.layers().test(name)) {
+                        continue;
+                    }
+                    String group = INPUT_GROUP.get(e.getKey());
+                    LayerReport report = linears.quantizeAndReplace(lm, manager, work, name, e.getValue(),
+                            hessians.get(group).hessian(), samples.get(group), kurtosisChoice.get(name), kurtosisReason.get(name));
+                    reports.add(report);
+                    listener.layerDone(b, blocks, report);
+                }
+                hessians.values().forEach(HessianAccumulator::close);
+                List<NDArray> next = new ArrayList<>(); // the quantized block makes the next block's inputs
+                for (NDArray h : hidden) {
+                    next.add(runLayer(layer, work, h, positions));
+                    h.close();
+                }
+                hidden = next;
+            }
+        }
+        return reports;
+    }
+
+    private void record(LlamaForCausalLM lm, String prefix, NDManager work, Map<String, HessianAccumulator> hessians,
+            Map<String, Activations> samples, Map<String, Linear> originals) {
+        Map<String, NDArray[]> lastSeen = new HashMap<>();
+        for (String name : DecoderInputs.LINEARS) {
+            Linear linear = (Linear) BlockPaths.find(lm, prefix + name);
+            int in = (int) LinearQuantizer.weight(linear).getShape().get(1);
+            String group = INPUT_GROUP.get(name);
+            HessianAccumulator acc = hessians.computeIfAbsent(group, g -> new HessianAccumulator(work, in));
+            Activations sample = samples.computeIfAbsent(group, g -> new Activations(in));
+            NDArray[] last = lastSeen.computeIfAbsent(group, g -> new NDArray[1]);
+            originals.put(name, linear);
+            BlockPaths.replace(lm, prefix + name, new InputRecorder(linear, x -> {
+                if (x == last[0]) {
+                    return; // q/k/v (and gate/up) see the same array: accumulate it once
+                }
+                last[0] = x;
+                acc.add(x);
+                if (sample.rows() < config.errorRows()) {
+                    long rows = x.getShape().size() / in;
+                    long take = Math.min(rows, config.errorRows() - sample.rows());
+                    sample.add(x.reshape(rows, in).get("0:" + take + ", :"));
+                }
+            }));
+        }
+    }
+
+    /** One decoder layer on one batch; its intermediates are freed, its output is kept in {@code work}. */
+    private static NDArray runLayer(LlamaDecoderLayer layer, NDManager work, NDArray hidden, NDList positions) {
+        try (NDManager step = work.newSubManager()) {
+            NDList in = new NDList(hidden);
+            in.addAll(positions);
+            in.tempAttach(step);
+            NDArray out = layer.forward(new ParameterStore(step, false), in, false).head();
+            out.attach(work);
+            return out;
+        }
+    }
+
+}
