@@ -14,10 +14,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -59,13 +56,7 @@ final class EvalCommand implements Callable<Integer> {
             long[] tokens = tokenizer.encodeWithBos(text);
             int windows = evaluator.windowCount(tokens);
             Perplexity result;
-            try (ProgressBar bar = new ProgressBarBuilder()
-                    .setTaskName("eval")
-                    .setInitialMax(windows)
-                    .setUnit(" windows", 1)
-                    .setStyle(ProgressBarStyle.ASCII)
-                    .setConsumer(new ConsoleProgressBarConsumer(System.err))
-                    .build()) {
+            try (ProgressBar bar = Progress.bar("eval", windows, "windows")) {
                 result = evaluator.evaluate(predictor, tokens, bar::stepTo);
             }
             System.out.printf(Locale.ROOT, "%s on %s: perplexity %.4f over %d predicted tokens (%d windows of %d),"

@@ -23,10 +23,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -77,7 +74,7 @@ final class LayerReportCommand implements Callable<Integer> {
             long start = System.nanoTime();
             Map<String, Activations> inputs = DecoderInputs.capture(lm, manager, windows, block, batch);
             Map<String, Map<String, Double>> table = new LinkedHashMap<>();
-            try (ProgressBar bar = progress(inputs.size() * fs.size() * ks.size())) {
+            try (ProgressBar bar = Progress.bar("layer-report", inputs.size() * fs.size() * ks.size(), "cells")) {
                 for (Map.Entry<String, Activations> e : inputs.entrySet()) {
                     String path = "model.layers." + block + "." + e.getKey();
                     Linear linear = (Linear) BlockPaths.find(lm, path);
@@ -128,10 +125,5 @@ final class LayerReportCommand implements Callable<Integer> {
             System.out.println(row);
         });
         System.out.printf(Locale.ROOT, "%.1f s%n", seconds);
-    }
-
-    private static ProgressBar progress(int total) {
-        return new ProgressBarBuilder().setTaskName("layer-report").setInitialMax(total).setUnit(" cells", 1)
-                .setStyle(ProgressBarStyle.ASCII).setConsumer(new ConsoleProgressBarConsumer(System.err)).build();
     }
 }

@@ -23,10 +23,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -88,8 +85,7 @@ final class QuantizeCommand implements Callable<Integer> {
             long[][] windows = calibration.windows(tokenizer, System.err);
             int total = lm.config().numHiddenLayers() * 7;
             List<LayerReport> reports;
-            try (ProgressBar bar = new ProgressBarBuilder().setTaskName("quantize").setInitialMax(total).setUnit(" layers", 1)
-                    .setStyle(ProgressBarStyle.ASCII).setConsumer(new ConsoleProgressBarConsumer(System.err)).build()) {
+            try (ProgressBar bar = Progress.bar("quantize", total, "layers")) {
                 reports = new LlamaQuantizer(config, batch).quantize(lm, zoo.getNDManager(), windows, (block, blocks, r) -> {
                     bar.setExtraMessage(String.format(Locale.ROOT, "block %d/%d %s", block + 1, blocks,
                             r.name().substring(r.name().indexOf('.', "model.layers.".length()) + 1)));

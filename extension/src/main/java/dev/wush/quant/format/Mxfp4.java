@@ -8,7 +8,7 @@ package dev.wush.quant.format;
  * element never clips. {@link Rule#OCP}: the OCP MX rule {@code 2^(floor(log2 amax) − 2)}, AbsMax in
  * [4, 8), which clips the largest elements.
  */
-public record Mxfp4(Rule rule) implements QuantFormat {
+public record Mxfp4(Rule rule) implements E2M1Format {
 
     /** How the shared exponent is chosen. */
     public enum Rule {
@@ -50,23 +50,5 @@ public record Mxfp4(Rule rule) implements QuantFormat {
     public float scaleValue(int scaleCode) {
         float s = E8M0.decode(scaleCode);
         return rule == Rule.OFFICIAL ? s / 3 : s;
-    }
-
-    @Override
-    public int encode(float x, float scale) {
-        return scale == 0 ? 0 : E2M1.encode(x / scale);
-    }
-
-    @Override
-    public float decode(int code, float scale) {
-        return E2M1.decode(code) * scale;
-    }
-
-    @Override
-    public void roundTripGroup(float[] x, int offset, int length) {
-        float scale = scaleValue(scaleCode(x, offset, length));
-        for (int i = offset; i < offset + length; i++) {
-            x[i] = scale == 0 ? 0 : E2M1.round(x[i] / scale) * scale;
-        }
     }
 }

@@ -8,7 +8,7 @@ package dev.wush.quant.format;
  * <p>{@link #FIXED} uses the official WUSH code's constant {@code g = 1/10}
  * ({@code s = E4M3(amax·10/6)}); {@link #perTensor} takes the standard {@code g = amax_tensor / (448·6)}.
  */
-public record Nvfp4(float globalScale, boolean fixed) implements QuantFormat {
+public record Nvfp4(float globalScale, boolean fixed) implements E2M1Format {
 
     /** The official code's fixed global scale 1/10. */
     public static final Nvfp4 FIXED = new Nvfp4(0.1f, true);
@@ -46,23 +46,5 @@ public record Nvfp4(float globalScale, boolean fixed) implements QuantFormat {
     @Override
     public float scaleValue(int scaleCode) {
         return E4M3.decode(scaleCode) * globalScale;
-    }
-
-    @Override
-    public int encode(float x, float scale) {
-        return scale == 0 ? 0 : E2M1.encode(x / scale);
-    }
-
-    @Override
-    public float decode(int code, float scale) {
-        return E2M1.decode(code) * scale;
-    }
-
-    @Override
-    public void roundTripGroup(float[] x, int offset, int length) {
-        float scale = scaleValue(scaleCode(x, offset, length));
-        for (int i = offset; i < offset + length; i++) {
-            x[i] = scale == 0 ? 0 : E2M1.round(x[i] / scale) * scale;
-        }
     }
 }

@@ -1,0 +1,23 @@
+package dev.wush.quant.format;
+
+/** A group format whose elements are E2M1 (MXFP4, NVFP4): only the scale rule differs. */
+public interface E2M1Format extends QuantFormat {
+
+    @Override
+    default int encode(float x, float scale) {
+        return scale == 0 ? 0 : E2M1.encode(x / scale);
+    }
+
+    @Override
+    default float decode(int code, float scale) {
+        return E2M1.decode(code) * scale;
+    }
+
+    @Override
+    default void roundTripGroup(float[] x, int offset, int length) {
+        float scale = scaleValue(scaleCode(x, offset, length));
+        for (int i = offset; i < offset + length; i++) {
+            x[i] = scale == 0 ? 0 : E2M1.round(x[i] / scale) * scale;
+        }
+    }
+}
