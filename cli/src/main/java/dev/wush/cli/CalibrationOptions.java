@@ -1,13 +1,11 @@
 package dev.wush.cli;
 
+import dev.wush.translators.TextFiles;
 import dev.wush.translators.TextTokenizer;
 import dev.wush.translators.TokenWindows;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.Arrays;
 import picocli.CommandLine.Option;
 
 /** {@code --calib}, {@code --window}, {@code --calib-windows}: which tokens calibrate. */
@@ -32,22 +30,12 @@ final class CalibrationOptions {
         if (windows < 1) {
             throw new IllegalArgumentException("--calib-windows must be at least 1, got " + windows);
         }
-        String text;
-        try {
-            text = Files.readString(calib);
-        } catch (NoSuchFileException e) {
-            throw new NoSuchFileException("--calib " + calib);
-        }
-        long[] tokens = tokenizer.encodeWithBos(text);
-        long[][] all = TokenWindows.cut(tokens, window);
-        if (all.length == 0) {
-            throw new IllegalArgumentException("calibration text " + calib + " has " + tokens.length
-                    + " tokens, fewer than one window of " + window);
-        }
-        if (all.length < windows) {
+        long[] tokens = tokenizer.encodeWithBos(TextFiles.read(calib, "--calib"));
+        long[][] leading = TokenWindows.leading(tokens, window, windows, "calibration text " + calib);
+        if (leading.length < windows) {
             notes.printf("note: %s gives %d windows of %d tokens, fewer than --calib-windows %d; using %d%n",
-                    calib, all.length, window, windows, all.length);
+                    calib, leading.length, window, windows, leading.length);
         }
-        return Arrays.copyOf(all, Math.min(windows, all.length));
+        return leading;
     }
 }

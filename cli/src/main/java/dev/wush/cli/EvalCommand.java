@@ -5,12 +5,11 @@ import ai.djl.repository.zoo.ZooModel;
 import com.google.gson.JsonObject;
 import dev.wush.translators.Perplexity;
 import dev.wush.translators.PerplexityEvaluator;
+import dev.wush.translators.TextFiles;
 import dev.wush.translators.TextTokenizer;
 import dev.wush.translators.TokenWindows;
 import dev.wush.translators.WindowLosses;
 import dev.wush.zoo.LlamaModelLoader;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -43,12 +42,7 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PerplexityEvaluator evaluator = new PerplexityEvaluator(window, batch);
-        String text;
-        try {
-            text = Files.readString(data);
-        } catch (NoSuchFileException e) {
-            throw new NoSuchFileException("--data " + data);
-        }
+        String text = TextFiles.read(data, "--data");
         Path dir = model.resolve();
         try (ZooModel<TokenWindows, WindowLosses> zoo = model.load(dir, TokenWindows.class, WindowLosses.class);
                 TextTokenizer tokenizer = LlamaModelLoader.tokenizer(zoo);

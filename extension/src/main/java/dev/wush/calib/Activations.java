@@ -31,6 +31,16 @@ public final class Activations {
         rows += added;
     }
 
+    /** Appends rows of {@code x} until {@code maxRows} rows are held (a sample for measuring errors). */
+    public void addUpTo(NDArray x, int maxRows) {
+        if (rows >= maxRows) {
+            return;
+        }
+        long available = x.getShape().size() / features;
+        long take = Math.min(available, maxRows - rows);
+        add(take == available ? x : x.reshape(available, features).get("0:" + take + ", :"));
+    }
+
     public int rows() {
         return rows;
     }

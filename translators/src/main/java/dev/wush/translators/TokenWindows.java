@@ -35,4 +35,16 @@ public record TokenWindows(long[][] ids) {
         }
         return windows;
     }
+
+    /**
+     * The first {@code count} windows of {@code tokens} (all of them when there are fewer); an error
+     * naming {@code source} when not even one window fits.
+     */
+    public static long[][] leading(long[] tokens, int length, int count, String source) {
+        long[][] all = cut(tokens, length);
+        if (all.length == 0) {
+            throw new IllegalArgumentException(source + " has " + tokens.length + " tokens, fewer than one window of " + length);
+        }
+        return java.util.Arrays.copyOf(all, Math.min(count, all.length));
+    }
 }

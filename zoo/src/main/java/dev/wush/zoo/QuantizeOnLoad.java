@@ -3,6 +3,7 @@ package dev.wush.zoo;
 import ai.djl.ndarray.NDManager;
 import ai.djl.translate.ArgumentsUtil;
 import dev.wush.quant.format.Formats;
+import dev.wush.translators.TextFiles;
 import dev.wush.translators.TextTokenizer;
 import dev.wush.translators.TokenWindows;
 import dev.wush.zoo.llama.LlamaConfig;
@@ -13,10 +14,7 @@ import dev.wush.zoo.quant.QuantizationConfig;
 import dev.wush.zoo.quant.QuantizedCheckpoint;
 import dev.wush.zoo.quant.TransformChoice;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.Map;
 
 /**
@@ -50,22 +48,12 @@ final class QuantizeOnLoad {
         int window = ArgumentsUtil.intValue(args, "window", 256);
         int count = ArgumentsUtil.intValue(args, "calibWindows", 128);
         Path file = Path.of(calibration.toString());
-        String text;
-        try {
-            text = Files.readString(file);
-        } catch (NoSuchFileException e) {
-            throw new NoSuchFileException("calibration " + file);
-        }
         LlamaConfig c = lm.config();
         long[] tokens;
         try (TextTokenizer tokenizer = TextTokenizer.load(dir, c.bosTokenId(), c.eosTokenIds().stream().map(Integer::longValue).toList())) {
-            tokens = tokenizer.encodeWithBos(text);
+            tokens = tokenizer.encodeWithBos(TextFiles.read(file, "calibration"));
         }
-        long[][] windows = TokenWindows.cut(tokens, window);
-        if (windows.length == 0) {
-            throw new IllegalArgumentException("calibration text " + file + " has " + tokens.length
-                    + " tokens, fewer than one window of " + window);
-        }
-        new LlamaQuantizer(config, 4).quantize(lm, manager, Arrays.copyOf(windows, Math.min(count, windows.length)), (b, n, r) -> {});
+        long[][] windows = TokenWindows.leading(tokens, window, count, "calibration text " + file);
+        new LlamaQuantizer(config, 4).quantize(lm, manager, windows, (b, n, r) -> {});
     }
 }

@@ -3,6 +3,12 @@ package dev.wush.quant.format;
 /** A group format whose elements are E2M1 (MXFP4, NVFP4): only the scale rule differs. */
 public interface E2M1Format extends QuantFormat {
 
+    /** Both FP4 formats store 8-bit scale codes (E8M0 or E4M3). */
+    @Override
+    default int scaleBits() {
+        return 8;
+    }
+
     @Override
     default int encode(float x, float scale) {
         return scale == 0 ? 0 : E2M1.encode(x / scale);

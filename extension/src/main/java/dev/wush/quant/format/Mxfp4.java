@@ -29,11 +29,6 @@ public record Mxfp4(Rule rule) implements E2M1Format {
     }
 
     @Override
-    public int scaleBits() {
-        return 8;
-    }
-
-    @Override
     public int scaleCode(float[] x, int offset, int length) {
         float amax = QuantFormat.absMax(x, offset, length);
         if (!Float.isFinite(amax)) {

@@ -30,11 +30,6 @@ public record Nvfp4(float globalScale, boolean fixed) implements E2M1Format {
     }
 
     @Override
-    public int scaleBits() {
-        return 8;
-    }
-
-    @Override
     public int scaleCode(float[] x, int offset, int length) {
         float amax = QuantFormat.absMax(x, offset, length);
         if (!Float.isFinite(amax)) {

@@ -2,7 +2,7 @@ package dev.wush.zoo.calib;
 
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.nn.Block;
+import ai.djl.ndarray.NDArray;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import dev.wush.calib.Activations;
@@ -13,6 +13,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * Runs calibration windows through the (unquantized) model and gathers the inputs of the seven
@@ -39,24 +40,21 @@ public final class DecoderInputs {
         }
         String prefix = "model.layers." + block + ".";
         Map<String, Activations> inputs = new LinkedHashMap<>();
-        Map<String, Block> originals = new LinkedHashMap<>();
+        Map<String, Consumer<NDArray>> sinks = new LinkedHashMap<>();
         for (String name : LINEARS) {
             Linear linear = (Linear) BlockPaths.find(lm, prefix + name);
             Activations acts = new Activations((int) linear.getParameters().get("weight").getArray().getShape().get(1));
             inputs.put(name, acts);
-            originals.put(name, linear);
-            BlockPaths.replace(lm, prefix + name, new InputRecorder(linear, acts::add));
+            sinks.put(prefix + name, acts::add);
         }
-        try {
+        InputRecorder.around(lm, sinks, () -> {
             for (int from = 0; from < windows.length; from += batch) {
                 long[][] chunk = Arrays.copyOfRange(windows, from, Math.min(windows.length, from + batch));
                 try (NDManager step = manager.newSubManager()) {
                     lm.forward(new ParameterStore(step, false), new NDList(step.create(chunk)), false);
                 }
             }
-        } finally {
-            originals.forEach((name, linear) -> BlockPaths.replace(lm, prefix + name, linear));
-        }
+        });
         return inputs;
     }
 }

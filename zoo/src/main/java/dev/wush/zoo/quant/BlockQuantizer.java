@@ -16,6 +16,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.function.Predicate;
 import java.util.regex.Pattern;
 
@@ -58,7 +59,7 @@ public final class BlockQuantizer {
             Map<String, HessianAccumulator> hessians = new LinkedHashMap<>();
             Map<String, Activations> samples = new LinkedHashMap<>();
             Map<String, Linear> originals = new LinkedHashMap<>();
-            Map<String, InputRecorder> recorders = new LinkedHashMap<>();
+            Map<String, Consumer<NDArray>> sinks = new LinkedHashMap<>();
             for (String path : paths) {
                 Linear linear = (Linear) BlockPaths.find(root, path);
                 int in = (int) LinearQuantizer.weight(linear).getShape().get(1);
@@ -67,26 +68,19 @@ public final class BlockQuantizer {
                 hessians.put(path, acc);
                 samples.put(path, sample);
                 originals.put(path, linear);
-                InputRecorder recorder = new InputRecorder(linear, x -> {
+                sinks.put(path, x -> {
                     acc.add(x);
-                    if (sample.rows() < config.errorRows()) {
-                        long rows = x.getShape().size() / in;
-                        sample.add(x.reshape(rows, in).get("0:" + Math.min(rows, config.errorRows() - sample.rows()) + ", :"));
-                    }
+                    sample.addUpTo(x, config.errorRows());
                 });
-                recorders.put(path, recorder);
-                BlockPaths.replace(root, path, recorder);
             }
-            try {
+            InputRecorder.around(root, sinks, () -> {
                 for (NDList batch : calibration) {
                     try (NDManager step = work.newSubManager()) {
                         batch.tempAttach(step);
                         root.forward(new ParameterStore(step, false), batch, false);
                     }
                 }
-            } finally {
-                recorders.forEach((path, recorder) -> BlockPaths.replace(root, BlockPaths.pathOf(root, recorder), originals.get(path)));
-            }
+            });
             LinearQuantizer linears = new LinearQuantizer(config);
             for (String path : paths) {
                 Linear linear = originals.get(path);

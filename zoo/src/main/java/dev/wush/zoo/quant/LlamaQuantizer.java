@@ -20,6 +20,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * The sequential pipeline of METHOD.md for Llama models: block by block, the Hessians of the seven
@@ -79,14 +80,12 @@ public final class LlamaQuantizer {
                 Map<String, HessianAccumulator> hessians = new LinkedHashMap<>();
                 Map<String, Activations> samples = new LinkedHashMap<>();
                 Map<String, Linear> originals = new LinkedHashMap<>();
-                try {
-                    record(lm, prefix, work, hessians, samples, originals);
-                    for (NDArray h : hidden) {
+                List<NDArray> inputs = hidden;
+                InputRecorder.around(lm, sinks(lm, prefix, work, hessians, samples, originals), () -> {
+                    for (NDArray h : inputs) {
                         runLayer(layer, work, h, positions).close(); // unquantized pass: Hessians only
                     }
-                } finally {
-                    originals.forEach((name, linear) -> BlockPaths.replace(lm, prefix + name, linear));
-                }
+                });
                 for (Map.Entry<String, Linear> e : originals.entrySet()) {
                     String name = prefix + e.getKey();
                     if (!config.layers().test(name)) {
@@ -110,9 +109,11 @@ public final class LlamaQuantizer {
         return reports;
     }
 
-    private void record(LlamaForCausalLM lm, String prefix, NDManager work, Map<String, HessianAccumulator> hessians,
-            Map<String, Activations> samples, Map<String, Linear> originals) {
+    /** Recorders for the seven linears: one Hessian (and error sample) per distinct input. */
+    private Map<String, Consumer<NDArray>> sinks(LlamaForCausalLM lm, String prefix, NDManager work,
+            Map<String, HessianAccumulator> hessians, Map<String, Activations> samples, Map<String, Linear> originals) {
         Map<String, NDArray[]> lastSeen = new HashMap<>();
+        Map<String, Consumer<NDArray>> sinks = new LinkedHashMap<>();
         for (String name : DecoderInputs.LINEARS) {
             Linear linear = (Linear) BlockPaths.find(lm, prefix + name);
             int in = (int) LinearQuantizer.weight(linear).getShape().get(1);
@@ -121,19 +122,16 @@ public final class LlamaQuantizer {
             Activations sample = samples.computeIfAbsent(group, g -> new Activations(in));
             NDArray[] last = lastSeen.computeIfAbsent(group, g -> new NDArray[1]);
             originals.put(name, linear);
-            BlockPaths.replace(lm, prefix + name, new InputRecorder(linear, x -> {
+            sinks.put(prefix + name, x -> {
                 if (x == last[0]) {
                     return; // q/k/v (and gate/up) see the same array: accumulate it once
                 }
                 last[0] = x;
                 acc.add(x);
-                if (sample.rows() < config.errorRows()) {
-                    long rows = x.getShape().size() / in;
-                    long take = Math.min(rows, config.errorRows() - sample.rows());
-                    sample.add(x.reshape(rows, in).get("0:" + take + ", :"));
-                }
-            }));
+                sample.addUpTo(x, config.errorRows());
+            });
         }
+        return sinks;
     }
 
     /** One decoder layer on one batch; its intermediates are freed, its output is kept in {@code work}. */
