@@ -21,6 +21,7 @@ import dev.wush.quant.format.Formats;
 import dev.wush.quant.format.Nvfp4;
 import dev.wush.quant.format.QuantFormat;
 import dev.wush.quant.format.QuantizedMatrix;
+import dev.wush.kernel.PackedLayer;
 import dev.wush.quant.layer.LayerTransform;
 import dev.wush.quant.layer.QuantizedLayer;
 import dev.wush.quant.transform.BlockTransform;
@@ -111,8 +112,8 @@ public final class QuantizedCheckpoint {
                     String path = e.getKey();
                     putLayer(tensors, path, wl);
                     JsonObject l = new JsonObject();
-                    QuantizedLayer q = wl.layer();
-                    l.addProperty("transform", q.transform().kind().label());
+                    PackedLayer q = wl.packed();
+                    l.addProperty("transform", q.transformKind().label());
                     l.addProperty("in", q.in());
                     l.addProperty("padded_in", q.paddedIn());
                     l.addProperty("out", q.out());
@@ -177,7 +178,7 @@ public final class QuantizedCheckpoint {
     }
 
     private static void putLayer(SafeTensorsWriter tensors, String path, WushLinear wl) {
-        QuantizedLayer q = wl.layer();
+        PackedLayer q = wl.packed();
         QuantizedMatrix m = q.weight();
         tensors.put(path + ".qweight", TensorType.U8, new Shape(q.out(), q.paddedIn() / 2), m.packedCodes());
         int blocks = m.scaleCodes().length / q.out();
@@ -194,15 +195,12 @@ public final class QuantizedCheckpoint {
             }
             tensors.put(path + ".scales", TensorType.BF16, new Shape(q.out(), blocks), b.array());
         }
-        TransformKind kind = q.transform().kind();
+        TransformKind kind = q.transformKind();
         if (kind != TransformKind.IDENTITY && kind != TransformKind.HADAMARD) {
-            int d = q.transform().blockSize();
+            int d = q.blockSize();
             float[] t = new float[blocks * d * d];
             for (int b = 0; b < blocks; b++) {
-                double[] f = q.transform().block(b).forward().data;
-                for (int i = 0; i < d * d; i++) {
-                    t[b * d * d + i] = (float) f[i];
-                }
+                System.arraycopy(q.transform(b), 0, t, b * d * d, d * d);
             }
             tensors.putFloats(path + ".transform", new Shape(blocks, d, d), t);
         }

@@ -1,0 +1,105 @@
+package dev.wush.kernel;
+
+import java.lang.foreign.MemorySegment;
+import java.util.Locale;
+
+/**
+ * The packed FP4 kernels, on memory segments (heap arrays wrapped with {@code MemorySegment.ofArray}
+ * or native memory). Layouts, shared by all implementations:
+ *
+ * <ul>
+ *   <li>activations {@code x}: (rows, p) float32, row-major; p a multiple of the block size d;
+ *   <li>codes: E2M1, two per byte, element 2k in the low nibble, (rows, p/2) bytes;
+ *   <li>scale codes: one byte per group of d, (rows, p/d); their values come from a 256-entry float
+ *       table ({@link Fp4Scales#values()}), so E8M0 and E4M3 scales and global scales need no code here;
+ *   <li>transforms {@code tt}: per block the <em>transposed</em> d×d matrix, {@code tt[j·d + k] = T[k][j]},
+ *       {@code tstride} floats apart (0: one matrix for all blocks); {@link MemorySegment#NULL} is the identity.
+ * </ul>
+ *
+ * Every method works on a range of rows or output features so callers can split it across threads.
+ * {@link #transformRows} and {@link #quantizeRows} give bit-identical results in every implementation;
+ * the matrix products agree up to float32 summation order.
+ */
+public interface Fp4Kernels {
+
+    /** "native (avx2)", "native (scalar)" or "java". */
+    String name();
+
+    /** {@code y[r] = x[r] · Tᵀ} block by block, rows [r0, r1). */
+    void transformRows(MemorySegment x, long r0, long r1, int p, int d, MemorySegment tt, long tstride, MemorySegment y);
+
+    /**
+     * Fused transform and quantization of activations, rows [r0, r1): every block is transformed, then
+     * its group of d gets a scale code by the format's rule and its elements E2M1 codes.
+     */
+    void quantizeRows(MemorySegment x, long r0, long r1, int p, int d, MemorySegment tt, long tstride, Fp4Scales format,
+            MemorySegment codes, MemorySegment scales);
+
+    /**
+     * W4A4: {@code y[r·ldy + o] = Σ_k a[r,k]·w[o,k]} for all {@code rows} and o in [o0, o1), both operands
+     * packed, float32 accumulation. p must be a multiple of 32.
+     */
+    void gemmW4A4(MemorySegment aCodes, MemorySegment aScales, int rows, MemorySegment wCodes, MemorySegment wScales,
+            long o0, long o1, int p, int d, MemorySegment aScaleValues, MemorySegment wScaleValues, MemorySegment y, long ldy);
+
+    /** W4A16: as {@link #gemmW4A4} with float activations x (rows, p). p must be a multiple of 32. */
+    void gemvW4A16(MemorySegment x, int rows, MemorySegment wCodes, MemorySegment wScales, long o0, long o1, int p, int d,
+            MemorySegment wScaleValues, MemorySegment y, long ldy);
+
+    /**
+     * Sum of the first n floats of x, reading each once: a memory-read probe, so benchmarks can relate
+     * kernel times to the bandwidth measured on the same machine.
+     */
+    double streamSum(MemorySegment x, long n);
+
+    /**
+     * The kernels to use: the native library when it loads, else the Java fallback. The system property
+     * {@code wush.kernels} ({@code auto}, {@code native}, {@code java}) overrides the choice;
+     * {@code native} fails when the library cannot load.
+     */
+    static Fp4Kernels get() {
+        return Holder.DEFAULT;
+    }
+
+    /** The pure-Java kernels. */
+    static Fp4Kernels java() {
+        return JavaFp4Kernels.INSTANCE;
+    }
+
+    /** The native kernels, or null with the reason in {@link NativeFp4Kernels#loadError()}. */
+    static Fp4Kernels nativeKernels() {
+        return NativeFp4Kernels.instance();
+    }
+
+    /** Lazy, once per JVM. */
+    final class Holder {
+        static final Fp4Kernels DEFAULT = choose();
+
+        private Holder() {}
+
+        private static Fp4Kernels choose() {
+            String mode = System.getProperty("wush.kernels", "auto").toLowerCase(Locale.ROOT);
+            return switch (mode) {
+                case "java" -> java();
+                case "native" -> {
+                    Fp4Kernels k = nativeKernels();
+                    if (k == null) {
+                        throw new IllegalStateException("wush.kernels=native: " + NativeFp4Kernels.loadError());
+                    }
+                    yield k;
+                }
+                case "auto" -> {
+                    Fp4Kernels k = nativeKernels();
+                    if (k == null) {
+                        System.getLogger(Fp4Kernels.class.getName()).log(System.Logger.Level.WARNING,
+                                "native FP4 kernels unavailable, using the Java fallback: " + NativeFp4Kernels.loadError());
+                        yield java();
+                    }
+                    yield k;
+                }
+                default -> throw new IllegalArgumentException("system property wush.kernels: expected auto, native or java, got '"
+                        + mode + "'");
+            };
+        }
+    }
+}

@@ -1,0 +1,188 @@
+package dev.wush.kernel;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Locale;
+
+/**
+ * The kernels of {@code src/main/native/wush_kernels.c}, compiled by the Maven build and shipped in the
+ * jar under {@code dev/wush/kernel/linux-x86_64/}, called through the FFM API. Downcalls are "critical":
+ * they may take heap segments directly (no copies of activations) and must not call back into Java.
+ */
+final class NativeFp4Kernels implements Fp4Kernels {
+
+    /** Must match WUSH_ABI in wush_kernels.c. */
+    static final int ABI = 1;
+    static final String RESOURCE = "linux-x86_64/libwushkernels.so";
+
+    private static final NativeFp4Kernels INSTANCE;
+    private static final String LOAD_ERROR;
+
+    static {
+        NativeFp4Kernels k = null;
+        String error = null;
+        try {
+            k = load();
+        } catch (Throwable e) { // UnsatisfiedLinkError, IllegalCallerException (native access denied), IOException
+            error = e.getClass().getSimpleName() + ": " + e.getMessage();
+        }
+        INSTANCE = k;
+        LOAD_ERROR = error;
+    }
+
+    private final String name;
+    private final MethodHandle transformRows;
+    private final MethodHandle quantizeRows;
+    private final MethodHandle gemmW4A4;
+    private final MethodHandle gemvW4A16;
+    private final MethodHandle streamSum;
+
+    static NativeFp4Kernels instance() {
+        return INSTANCE;
+    }
+
+    /** Why the library did not load, or null. */
+    static String loadError() {
+        return LOAD_ERROR;
+    }
+
+    private NativeFp4Kernels(SymbolLookup lib) throws Throwable {
+        Linker linker = Linker.nativeLinker();
+        Linker.Option critical = Linker.Option.critical(true);
+        int abi = (int) handle(linker, lib, "wush_abi_version", FunctionDescriptor.of(JAVA_INT)).invokeExact();
+        if (abi != ABI) {
+            throw new UnsatisfiedLinkError("native kernels have ABI " + abi + ", this jar expects " + ABI);
+        }
+        boolean avx2 = (int) handle(linker, lib, "wush_has_avx2", FunctionDescriptor.of(JAVA_INT)).invokeExact() != 0
+                && System.getenv("WUSH_KERNELS_SCALAR") == null;
+        this.name = avx2 ? "native (avx2)" : "native (scalar)";
+        this.transformRows = handle(linker, lib, "wush_transform_rows", FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG, JAVA_LONG,
+                JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS), critical);
+        this.quantizeRows = handle(linker, lib, "wush_quantize_rows", FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG, JAVA_LONG,
+                JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_FLOAT, ADDRESS, ADDRESS, ADDRESS), critical);
+        this.gemmW4A4 = handle(linker, lib, "wush_gemm_w4a4", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, ADDRESS,
+                ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG), critical);
+        this.gemvW4A16 = handle(linker, lib, "wush_gemv_w4a16", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT, ADDRESS, ADDRESS,
+                JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG), critical);
+        this.streamSum = handle(linker, lib, "wush_stream_sum", FunctionDescriptor.of(JAVA_DOUBLE, ADDRESS, JAVA_LONG), critical);
+    }
+
+    private static MethodHandle handle(Linker linker, SymbolLookup lib, String symbol, FunctionDescriptor fd, Linker.Option... options) {
+        MemorySegment address = lib.find(symbol).orElseThrow(() -> new UnsatisfiedLinkError("symbol " + symbol + " not found"));
+        return linker.downcallHandle(address, fd, options);
+    }
+
+    private static NativeFp4Kernels load() throws Throwable {
+        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch", "");
+        if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
+            throw new UnsatisfiedLinkError("no native kernels built for " + os + "/" + arch);
+        }
+        Path file;
+        try (InputStream in = NativeFp4Kernels.class.getResourceAsStream(RESOURCE)) {
+            if (in == null) {
+                throw new UnsatisfiedLinkError("resource dev/wush/kernel/" + RESOURCE
+                        + " is not in the jar (the build found no gcc)");
+            }
+            file = Files.createTempFile("wushkernels-", ".so");
+            Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new IOException("could not extract the native kernels to " + System.getProperty("java.io.tmpdir") + ": " + e, e);
+        }
+        try {
+            return new NativeFp4Kernels(SymbolLookup.libraryLookup(file, Arena.global()));
+        } finally {
+            Files.deleteIfExists(file); // mapped already; nothing left behind in the temp directory
+        }
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public void transformRows(MemorySegment x, long r0, long r1, int p, int d, MemorySegment tt, long tstride, MemorySegment y) {
+        Bounds.rows(x, y, r1, p, d, tt, tstride);
+        try {
+            transformRows.invokeExact(x, r0, r1, p, d, tt, tstride, y);
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    @Override
+    public void quantizeRows(MemorySegment x, long r0, long r1, int p, int d, MemorySegment tt, long tstride, Fp4Scales format,
+            MemorySegment codes, MemorySegment scales) {
+        Bounds.rows(x, MemorySegment.NULL, r1, p, d, tt, tstride);
+        Bounds.check("codes", codes, r1 * p / 2);
+        Bounds.check("scales", scales, r1 * (p / d));
+        try {
+            quantizeRows.invokeExact(x, r0, r1, p, d, tt, tstride, format.rule(), format.globalScale(),
+                    MemorySegment.ofArray(format.values()), codes, scales);
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    @Override
+    public void gemmW4A4(MemorySegment aCodes, MemorySegment aScales, int rows, MemorySegment wCodes, MemorySegment wScales,
+            long o0, long o1, int p, int d, MemorySegment aScaleValues, MemorySegment wScaleValues, MemorySegment y, long ldy) {
+        Bounds.packed(p, d, o1, wCodes, wScales, wScaleValues, y, rows, ldy);
+        Bounds.check("activation codes", aCodes, (long) rows * p / 2);
+        Bounds.check("activation scales", aScales, (long) rows * (p / d));
+        Bounds.check("activation scale values", aScaleValues, 256 * 4);
+        try {
+            gemmW4A4.invokeExact(aCodes, aScales, rows, wCodes, wScales, o0, o1, p, d, aScaleValues, wScaleValues, y, ldy);
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    @Override
+    public void gemvW4A16(MemorySegment x, int rows, MemorySegment wCodes, MemorySegment wScales, long o0, long o1, int p, int d,
+            MemorySegment wScaleValues, MemorySegment y, long ldy) {
+        Bounds.packed(p, d, o1, wCodes, wScales, wScaleValues, y, rows, ldy);
+        Bounds.check("x", x, (long) rows * p * 4);
+        try {
+            gemvW4A16.invokeExact(x, rows, wCodes, wScales, o0, o1, p, d, wScaleValues, y, ldy);
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    @Override
+    public double streamSum(MemorySegment x, long n) {
+        Bounds.check("x", x, n * 4);
+        try {
+            return (double) streamSum.invokeExact(x, n);
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    private static RuntimeException rethrow(Throwable e) {
+        if (e instanceof RuntimeException r) {
+            return r;
+        }
+        if (e instanceof Error err) {
+            throw err;
+        }
+        return new IllegalStateException(e);
+    }
+}

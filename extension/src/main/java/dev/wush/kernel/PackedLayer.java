@@ -1,0 +1,287 @@
+package dev.wush.kernel;
+
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_SHORT;
+
+import dev.wush.quant.format.Fp4Packing;
+import dev.wush.quant.format.GroupQuantizer;
+import dev.wush.quant.format.QuantFormat;
+import dev.wush.quant.format.QuantizedMatrix;
+import dev.wush.quant.layer.QuantizedLayer;
+import dev.wush.quant.transform.TransformKind;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.stream.IntStream;
+
+/**
+ * A quantized linear layer as it lives in memory for inference: packed 4-bit weight codes, one scale
+ * byte per group, and the activation-side transforms in float32, all in native memory, nothing
+ * dequantized. {@link #forward} computes {@code y = q(x_pad · Tᵀ) · Ŵᵀ} with the packed kernels
+ * (W4A4), or {@code (x_pad · Tᵀ) · Ŵᵀ} (W4A16) when activation quantization is off.
+ *
+ * <p>Kernel width: the kernels take rows of a multiple of 32 features; an NVFP4 layer whose padded
+ * width is 16 mod 32 gets one more all-zero group (codes 0, scale code 0 = value 0) and an identity block.
+ * INT4 (an analysis format with BF16 scales) has no packed kernels: it keeps its packed codes and
+ * 16-bit scales and is multiplied by a plain Java loop.
+ */
+public final class PackedLayer {
+
+    private final String name;
+    private final QuantFormat format;
+    private final TransformKind kind;
+    private final int in;
+    private final int out;
+    private final int paddedIn;    // p: in padded to the block size
+    private final int kernelIn;    // p padded to 32 for the FP4 kernels (= p for INT4)
+    private final int d;
+    private final boolean quantizeActivations;
+    private final Fp4Scales scales; // null for INT4
+    private final MemorySegment codes;       // (out, kernelIn/2) bytes
+    private final MemorySegment scaleCodes;  // (out, kernelIn/d) bytes; INT4: (out, p/d) shorts
+    private final MemorySegment scaleValues; // 256 floats; NULL for INT4
+    private final MemorySegment transformsT; // (kernelIn/d or 1, d, d) floats, Tᵀ per block; NULL for the identity
+    private final long transformStride;      // floats between blocks' matrices: d·d, or 0 when shared
+    private final Fp4Kernels kernels;
+
+    /** Packs {@code layer} for inference with the default kernels ({@link Fp4Kernels#get()}). */
+    public static PackedLayer of(QuantizedLayer layer, boolean quantizeActivations) {
+        return new PackedLayer(layer, quantizeActivations, Fp4Kernels.get());
+    }
+
+    public PackedLayer(QuantizedLayer layer, boolean quantizeActivations, Fp4Kernels kernels) {
+        this.name = layer.name();
+        this.format = layer.format();
+        this.kind = layer.transform().kind();
+        this.in = layer.in();
+        this.out = layer.out();
+        this.paddedIn = layer.paddedIn();
+        this.d = layer.transform().blockSize();
+        this.quantizeActivations = quantizeActivations;
+        this.kernels = kernels;
+        boolean fp4 = Fp4Scales.supports(format);
+        this.kernelIn = fp4 ? (paddedIn + 31) / 32 * 32 : paddedIn;
+        this.scales = fp4 ? Fp4Scales.of(format) : null;
+        Arena arena = Arena.ofAuto(); // freed when this layer is unreachable
+        QuantizedMatrix w = layer.weight();
+        int groups = paddedIn / d;
+        int kernelGroups = kernelIn / d;
+        this.codes = arena.allocate((long) out * kernelIn / 2, 64);
+        for (int o = 0; o < out; o++) {
+            MemorySegment.copy(w.packedCodes(), o * paddedIn / 2, codes, JAVA_BYTE, (long) o * kernelIn / 2, paddedIn / 2);
+        }
+        int[] sc = w.scaleCodes();
+        if (fp4) {
+            this.scaleCodes = arena.allocate((long) out * kernelGroups);
+            for (int o = 0; o < out; o++) {
+                for (int g = 0; g < groups; g++) {
+                    scaleCodes.set(JAVA_BYTE, (long) o * kernelGroups + g, (byte) sc[o * groups + g]);
+                }
+            }
+            this.scaleValues = arena.allocateFrom(JAVA_FLOAT, scales.values());
+        } else {
+            this.scaleCodes = arena.allocate((long) out * groups * 2, 2);
+            for (int i = 0; i < sc.length; i++) {
+                scaleCodes.setAtIndex(JAVA_SHORT, i, (short) sc[i]);
+            }
+            this.scaleValues = MemorySegment.NULL;
+        }
+        if (kind == TransformKind.IDENTITY) {
+            this.transformsT = MemorySegment.NULL;
+            this.transformStride = 0;
+        } else {
+            boolean shared = kind == TransformKind.HADAMARD; // the same matrix in every block
+            int stored = shared ? 1 : kernelGroups;
+            this.transformsT = arena.allocate((long) stored * d * d * 4, 64);
+            this.transformStride = shared ? 0 : (long) d * d;
+            for (int b = 0; b < stored; b++) {
+                for (int i = 0; i < d; i++) {
+                    for (int j = 0; j < d; j++) {
+                        float t = b < groups ? (float) layer.transform().block(b).forward().data[i * d + j] : (i == j ? 1 : 0);
+                        transformsT.setAtIndex(JAVA_FLOAT, (long) b * d * d + (long) j * d + i, t); // transposed
+                    }
+                }
+            }
+        }
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public QuantFormat format() {
+        return format;
+    }
+
+    public TransformKind transformKind() {
+        return kind;
+    }
+
+    /** Input features before padding. */
+    public int in() {
+        return in;
+    }
+
+    public int out() {
+        return out;
+    }
+
+    /** Input features padded to the block size, as stored in checkpoints. */
+    public int paddedIn() {
+        return paddedIn;
+    }
+
+    /** Block size d. */
+    public int blockSize() {
+        return d;
+    }
+
+    public boolean quantizesActivations() {
+        return quantizeActivations;
+    }
+
+    /** The kernels this layer runs on. */
+    public Fp4Kernels kernels() {
+        return kernels;
+    }
+
+    /** Bytes this layer keeps in memory: codes, scales, transforms and the scale table. */
+    public long residentBytes() {
+        return codes.byteSize() + scaleCodes.byteSize() + transformsT.byteSize() + scaleValues.byteSize();
+    }
+
+    /** The stored weights, (out, paddedIn), copied out of native memory (for saving). */
+    public QuantizedMatrix weight() {
+        int groups = paddedIn / d;
+        byte[] packed = new byte[out * paddedIn / 2];
+        int[] sc = new int[out * groups];
+        for (int o = 0; o < out; o++) {
+            MemorySegment.copy(codes, JAVA_BYTE, (long) o * kernelIn / 2, packed, o * paddedIn / 2, paddedIn / 2);
+            for (int g = 0; g < groups; g++) {
+                sc[o * groups + g] = scales != null
+                        ? scaleCodes.get(JAVA_BYTE, (long) o * (kernelIn / d) + g) & 0xFF
+                        : scaleCodes.getAtIndex(JAVA_SHORT, (long) o * groups + g) & 0xFFFF;
+            }
+        }
+        return new QuantizedMatrix(format, out, paddedIn, packed, sc);
+    }
+
+    /** The activation transform of block b, {@code T_b} (d, d) row-major in float32; null for the identity. */
+    public float[] transform(int b) {
+        if (kind == TransformKind.IDENTITY) {
+            return null;
+        }
+        float[] t = new float[d * d];
+        for (int i = 0; i < d; i++) {
+            for (int j = 0; j < d; j++) {
+                t[i * d + j] = transformsT.getAtIndex(JAVA_FLOAT, b * transformStride + (long) j * d + i);
+            }
+        }
+        return t;
+    }
+
+    /** {@code x} (rows, in) float32 to {@code y} (rows, out). */
+    public float[] forward(float[] x, int rows) {
+        if (x.length != (long) rows * in) {
+            throw new IllegalArgumentException(name + ": expected (" + rows + ", " + in + ") inputs, got " + x.length + " values");
+        }
+        float[] xp = pad(x, rows);
+        float[] y = new float[rows * out];
+        if (scales == null) {
+            forwardInt4(xp, rows, y);
+            return y;
+        }
+        MemorySegment xs = MemorySegment.ofArray(xp);
+        MemorySegment ys = MemorySegment.ofArray(y);
+        if (quantizeActivations) {
+            byte[] aCodes = new byte[rows * kernelIn / 2];
+            byte[] aScales = new byte[rows * (kernelIn / d)];
+            MemorySegment ac = MemorySegment.ofArray(aCodes);
+            MemorySegment as = MemorySegment.ofArray(aScales);
+            split(rows, (long) kernelIn * d, (r0, r1) -> kernels.quantizeRows(xs, r0, r1, kernelIn, d, transformsT, transformStride,
+                    scales, ac, as));
+            // the activation scale table is the weight's: W4A4 uses one format for both operands
+            split(out, (long) rows * kernelIn, (o0, o1) -> kernels.gemmW4A4(ac, as, rows, codes, scaleCodes, o0, o1, kernelIn, d,
+                    scaleValues, scaleValues, ys, out));
+        } else {
+            MemorySegment xt = xs;
+            if (!transformsT.equals(MemorySegment.NULL)) {
+                float[] t = new float[xp.length];
+                xt = MemorySegment.ofArray(t);
+                MemorySegment target = xt;
+                split(rows, (long) kernelIn * d, (r0, r1) -> kernels.transformRows(xs, r0, r1, kernelIn, d, transformsT,
+                        transformStride, target));
+            }
+            MemorySegment xin = xt;
+            split(out, (long) rows * kernelIn, (o0, o1) -> kernels.gemvW4A16(xin, rows, codes, scaleCodes, o0, o1, kernelIn, d,
+                    scaleValues, ys, out));
+        }
+        return y;
+    }
+
+    private float[] pad(float[] x, int rows) {
+        if (in == kernelIn) {
+            return x;
+        }
+        float[] xp = new float[rows * kernelIn];
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(x, r * in, xp, r * kernelIn, in);
+        }
+        return xp;
+    }
+
+    /** INT4: transform, optional fake quantization, then a Java dot product with the decoded weights. */
+    private void forwardInt4(float[] xp, int rows, float[] y) {
+        float[] xt = xp;
+        if (!transformsT.equals(MemorySegment.NULL)) {
+            xt = new float[xp.length];
+            kernels.transformRows(MemorySegment.ofArray(xp), 0, rows, paddedIn, d, transformsT, transformStride, MemorySegment.ofArray(xt));
+        }
+        if (quantizeActivations) {
+            if (xt == xp && xp.length > 0 && in == paddedIn) {
+                xt = xp.clone(); // never write into the caller's array
+            }
+            GroupQuantizer.fakeQuantize(format, xt, rows, paddedIn);
+        }
+        float[] xq = xt;
+        int groups = paddedIn / d;
+        split(out, (long) rows * paddedIn, (o0, o1) -> {
+            float[] w = new float[paddedIn];
+            byte[] packed = new byte[paddedIn / 2];
+            for (long o = o0; o < o1; o++) {
+                MemorySegment.copy(codes, JAVA_BYTE, o * paddedIn / 2, packed, 0, paddedIn / 2);
+                byte[] c = Fp4Packing.unpack(packed, paddedIn);
+                for (int k = 0; k < paddedIn; k++) {
+                    float s = format.scaleValue(scaleCodes.getAtIndex(JAVA_SHORT, o * groups + k / d) & 0xFFFF);
+                    w[k] = format.decode(c[k], s);
+                }
+                for (int r = 0; r < rows; r++) {
+                    float acc = 0;
+                    for (int k = 0; k < paddedIn; k++) {
+                        acc += xq[r * paddedIn + k] * w[k];
+                    }
+                    y[r * out + (int) o] = acc;
+                }
+            }
+        });
+    }
+
+    /** A range [from, to) of rows or output features. */
+    @FunctionalInterface
+    interface Range {
+        void run(long from, long to);
+    }
+
+    /** Runs {@code [0, n)} in contiguous parts on the common pool when there is enough work to share. */
+    static void split(long n, long workPerItem, Range range) {
+        int cores = Runtime.getRuntime().availableProcessors();
+        long parts = Math.min(cores, Math.max(1, n * workPerItem / (1 << 18)));
+        parts = Math.min(parts, n);
+        if (parts <= 1) {
+            range.run(0, n);
+            return;
+        }
+        long p = parts;
+        IntStream.range(0, (int) p).parallel().forEach(i -> range.run(n * i / p, n * (i + 1) / p));
+    }
+}

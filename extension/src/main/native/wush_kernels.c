@@ -1,0 +1,404 @@
+/*
+ * Packed FP4 kernels for WUSH-quantized linear layers (CPU).
+ *
+ * Formats: E2M1 codes (bit 3 sign, bits 0-2 magnitude index of {0, .5, 1, 1.5, 2, 3, 4, 6}), two per
+ * byte, element 2k in the low nibble. One 8-bit scale code per group of d elements (d = 32 MXFP4,
+ * d = 16 NVFP4); a scale code's value comes from a 256-entry table the caller passes (E8M0 or E4M3,
+ * with the format's constants folded in), so the kernels do not depend on the scale encoding.
+ * Transforms are per block of d features, passed transposed: tt[j*d + k] = T[k][j], stride tstride
+ * floats between blocks (0: one matrix shared by all blocks, NULL: identity).
+ *
+ * Every function works on a range of rows or output features so the caller can split work across
+ * threads. Results are fp32; W4A4 group dot products are exact in int32 (elements are doubled to the
+ * integers {0, 1, 2, 3, 4, 6, 8, 12}).
+ *
+ * wush_quantize_rows and wush_transform_rows must give bit-identical results to the Java fallback
+ * (dev.wush.kernel.JavaFp4Kernels): sums run over j in order, with separate multiply and add.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <immintrin.h>
+
+#define WUSH_ABI 1
+enum { RULE_MXFP4 = 0, RULE_MXFP4_OCP = 1, RULE_NVFP4 = 2 };
+
+/* E2M1 magnitudes doubled, by code (sign bit 3). */
+static const int8_t E2M1_X2[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
+
+int32_t wush_abi_version(void) { return WUSH_ABI; }
+
+int32_t wush_has_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* ---------- scale codes (same rules as dev.wush.quant.format.Mxfp4 / Nvfp4 / E4M3) ---------- */
+
+static int floor_log2(float a) { /* a finite, > 0 */
+    uint32_t bits;
+    memcpy(&bits, &a, 4);
+    int e = (int) ((bits >> 23) & 0xFF);
+    if (e != 0) return e - 127;
+    uint32_t m = bits & 0x7FFFFF;
+    return -149 + (31 - __builtin_clz(m));
+}
+
+static int e4m3_encode(float x) {
+    if (isnan(x)) return 0x7F;
+    int sign = signbit(x) ? 0x80 : 0;
+    double a = fabs((double) x);
+    int bits;
+    if (a >= 448.0) {
+        bits = 0x7E;
+    } else if (a < 0x1p-6) {
+        bits = (int) nearbyint(a * 512);
+    } else {
+        int e;
+        frexp(a, &e);
+        e -= 1; /* floor(log2 a) */
+        int m = (int) nearbyint((ldexp(a, -e) - 1) * 8);
+        if (m == 8) { e++; m = 0; }
+        bits = ((e + 7) << 3) | m;
+        if (bits > 0x7E) bits = 0x7E;
+    }
+    return sign | bits;
+}
+
+static int scale_code(float amax, int rule, float global) {
+    if (isnan(amax) || isinf(amax)) return rule == RULE_NVFP4 ? 0x7F : 255;
+    if (rule == RULE_NVFP4) {
+        float denom = 6.0f * global;
+        return e4m3_encode(amax / denom);
+    }
+    if (amax == 0) return 0;
+    int e = floor_log2(amax) + (rule == RULE_MXFP4_OCP ? -2 : 0);
+    long c = (long) e + 127;
+    return (int) (c < 0 ? 0 : c > 254 ? 254 : c);
+}
+
+static inline int e2m1_encode(float q) {
+    float a = fabsf(q);
+    int m = (a > 0.25f) + (a >= 0.75f) + (a > 1.25f) + (a >= 1.75f) + (a > 2.5f) + (a >= 3.5f) + (a > 5.0f);
+    return signbit(q) ? m | 8 : m;
+}
+
+/* ---------- (a) transform + quantize activations ---------- */
+
+static void transform_block_scalar(const float *x, const float *tt, int d, float *y) {
+    for (int k = 0; k < d; k++) y[k] = 0;
+    for (int j = 0; j < d; j++) {
+        float xj = x[j];
+        const float *row = tt + (size_t) j * d;
+        for (int k = 0; k < d; k++) {
+            float prod = row[k] * xj;
+            y[k] = y[k] + prod;
+        }
+    }
+}
+
+__attribute__((target("avx2")))
+static void transform_block_avx2(const float *x, const float *tt, int d, float *y) {
+    /* d is 16 or 32: 2 or 4 vectors of 8 outputs, each summing over j in order */
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int nv = d / 8;
+    for (int j = 0; j < d; j++) {
+        __m256 xj = _mm256_set1_ps(x[j]);
+        const float *row = tt + (size_t) j * d;
+        for (int v = 0; v < nv; v++) {
+            acc[v] = _mm256_add_ps(acc[v], _mm256_mul_ps(_mm256_loadu_ps(row + 8 * v), xj));
+        }
+    }
+    for (int v = 0; v < nv; v++) _mm256_storeu_ps(y + 8 * v, acc[v]);
+}
+
+static int use_avx2 = -1;
+static inline int avx2(void) {
+    if (use_avx2 < 0) use_avx2 = wush_has_avx2() && getenv("WUSH_KERNELS_SCALAR") == NULL;
+    return use_avx2;
+}
+
+static void transform_block(const float *x, const float *tt, int d, float *y) {
+    if (tt == NULL) {
+        memcpy(y, x, sizeof(float) * d);
+    } else if (avx2() && (d == 16 || d == 32)) {
+        transform_block_avx2(x, tt, d, y);
+    } else {
+        transform_block_scalar(x, tt, d, y);
+    }
+}
+
+void wush_transform_rows(const float *x, int64_t r0, int64_t r1, int32_t p, int32_t d, const float *tt,
+                         int64_t tstride, float *y) {
+    for (int64_t r = r0; r < r1; r++) {
+        for (int b = 0; b < p / d; b++) {
+            const float *t = tt == NULL ? NULL : tt + (size_t) b * tstride;
+            transform_block(x + r * p + (size_t) b * d, t, d, y + r * p + (size_t) b * d);
+        }
+    }
+}
+
+void wush_quantize_rows(const float *x, int64_t r0, int64_t r1, int32_t p, int32_t d, const float *tt,
+                        int64_t tstride, int32_t rule, float global, const float *scale_lut, uint8_t *codes,
+                        uint8_t *scales) {
+    float y[64];
+    int blocks = p / d;
+    for (int64_t r = r0; r < r1; r++) {
+        for (int b = 0; b < blocks; b++) {
+            const float *t = tt == NULL ? NULL : tt + (size_t) b * tstride;
+            transform_block(x + r * p + (size_t) b * d, t, d, y);
+            float amax = 0;
+            int nan = 0;
+            for (int k = 0; k < d; k++) {
+                float a = fabsf(y[k]);
+                nan |= isnan(a);
+                amax = a > amax ? a : amax;
+            }
+            int sc = scale_code(nan ? NAN : amax, rule, global);
+            scales[r * blocks + b] = (uint8_t) sc;
+            float s = scale_lut[sc];
+            uint8_t *out = codes + (r * p + (size_t) b * d) / 2;
+            for (int k = 0; k < d; k += 2) {
+                int c0 = s == 0 ? 0 : e2m1_encode(y[k] / s);
+                int c1 = s == 0 ? 0 : e2m1_encode(y[k + 1] / s);
+                out[k / 2] = (uint8_t) (c0 | (c1 << 4));
+            }
+        }
+    }
+}
+
+/* ---------- (b) W4A4 GEMM ---------- */
+
+/*
+ * "Kernel order" inside a chunk of 32 elements (16 packed bytes): the low nibbles of bytes 0-7, the high
+ * nibbles of bytes 0-7, the low nibbles of bytes 8-15, the high nibbles of bytes 8-15. Positions 0-15
+ * are the first 16 elements and 16-31 the last 16, so an NVFP4 group (16) never straddles a 128-bit lane.
+ * Activations are unpacked once into this order; weights are unpacked on the fly the same way.
+ */
+__attribute__((target("avx2")))
+static inline __m256i unpack32_avx2(const uint8_t *packed, __m128i lut) {
+    __m128i v = _mm_loadu_si128((const __m128i *) packed);
+    __m128i mask = _mm_set1_epi8(0x0F);
+    __m128i lo = _mm_and_si128(v, mask);
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), mask);
+    __m128i first = _mm_shuffle_epi8(lut, _mm_unpacklo_epi64(lo, hi));
+    __m128i second = _mm_shuffle_epi8(lut, _mm_unpackhi_epi64(lo, hi));
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(first), second, 1);
+}
+
+static void unpack32_scalar(const uint8_t *packed, int8_t *out) {
+    for (int half = 0; half < 2; half++) {
+        for (int i = 0; i < 8; i++) {
+            uint8_t byte = packed[half * 8 + i];
+            out[half * 16 + i] = E2M1_X2[byte & 15];
+            out[half * 16 + 8 + i] = E2M1_X2[byte >> 4];
+        }
+    }
+}
+
+/* Doubled E2M1 values of n (multiple of 32) packed elements, in kernel order. */
+static void unpack_row(const uint8_t *packed, int n, int8_t *out) {
+    for (int c = 0; c < n / 32; c++) unpack32_scalar(packed + 16 * c, out + 32 * c);
+}
+
+/* Scale value per 16 elements (both formats: MXFP4 repeats its group scale). */
+static void scales16(const uint8_t *codes, int p, int d, const float *lut, float *out) {
+    for (int i = 0; i < p / 16; i++) out[i] = lut[codes[i * 16 / d]];
+}
+
+__attribute__((target("avx2,fma")))
+static float dot_w4a4_avx2(const int8_t *a, const float *as16, const uint8_t *w, const float *ws16, int p) {
+    const __m128i lut = _mm_loadu_si128((const __m128i *) E2M1_X2);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc = _mm256_setzero_ps();
+    for (int c = 0; c < p / 32; c++) {
+        __m256i wv = unpack32_avx2(w + 16 * c, lut);
+        __m256i av = _mm256_loadu_si256((const __m256i *) (a + 32 * c));
+        __m256i prod16 = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(av, wv));
+        __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(prod16, ones)); /* lanes 0-3: first 16, 4-7: last 16 */
+        __m128 s0 = _mm_set1_ps(as16[2 * c] * ws16[2 * c]);
+        __m128 s1 = _mm_set1_ps(as16[2 * c + 1] * ws16[2 * c + 1]);
+        acc = _mm256_fmadd_ps(dot, _mm256_set_m128(s1, s0), acc);
+    }
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s) * 0.25f;
+}
+
+/* Four activation rows against one weight row: the weight chunk is unpacked once for all four. */
+__attribute__((target("avx2,fma")))
+static void dot4_w4a4_avx2(const int8_t *a, const float *as16, size_t lda, const uint8_t *w, const float *ws16,
+                           int p, float *out, int64_t ldo) {
+    const __m128i lut = _mm_loadu_si128((const __m128i *) E2M1_X2);
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    size_t lds = (size_t) p / 16;
+    for (int c = 0; c < p / 32; c++) {
+        __m256i wv = unpack32_avx2(w + 16 * c, lut);
+        __m256i wabs = _mm256_sign_epi8(wv, wv);
+        float w0 = ws16[2 * c], w1 = ws16[2 * c + 1];
+        for (int r = 0; r < 4; r++) {
+            __m256i av = _mm256_loadu_si256((const __m256i *) (a + r * lda + 32 * c));
+            __m256i prod16 = _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(av, wv));
+            __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(prod16, ones));
+            const float *asr = as16 + r * lds;
+            __m256 sv = _mm256_set_m128(_mm_set1_ps(asr[2 * c + 1] * w1), _mm_set1_ps(asr[2 * c] * w0));
+            acc[r] = _mm256_fmadd_ps(dot, sv, acc[r]);
+        }
+    }
+    for (int r = 0; r < 4; r++) {
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc[r]), _mm256_extractf128_ps(acc[r], 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        s = _mm_add_ss(s, _mm_movehdup_ps(s));
+        out[r * ldo] = _mm_cvtss_f32(s) * 0.25f;
+    }
+}
+
+static float dot_w4a4_scalar(const int8_t *a, const float *as16, const uint8_t *w, const float *ws16, int p) {
+    int8_t wv[32];
+    float acc = 0;
+    for (int c = 0; c < p / 32; c++) {
+        unpack32_scalar(w + 16 * c, wv);
+        for (int h = 0; h < 2; h++) {
+            int32_t s = 0;
+            for (int i = 0; i < 16; i++) s += a[32 * c + 16 * h + i] * wv[16 * h + i];
+            acc += (float) s * (as16[2 * c + h] * ws16[2 * c + h]);
+        }
+    }
+    return acc * 0.25f;
+}
+
+/*
+ * y[r*ldy + o] = sum over features of a[r] * w[o], for r in [0, rows), o in [o0, o1).
+ * a: packed activation codes (rows, p/2) and scale codes (rows, p/d); w: (out, p/2) and (out, p/d).
+ * p must be a multiple of 32 (NVFP4 layers with p = 16 mod 32 are padded by the caller).
+ */
+void wush_gemm_w4a4(const uint8_t *a_codes, const uint8_t *a_scales, int32_t rows, const uint8_t *w_codes,
+                    const uint8_t *w_scales, int64_t o0, int64_t o1, int32_t p, int32_t d, const float *a_lut,
+                    const float *w_lut, float *y, int64_t ldy) {
+    int blocks = p / d;
+    int8_t *a = malloc((size_t) rows * p + 64);
+    float *as16 = malloc(sizeof(float) * ((size_t) rows * (p / 16) + 1));
+    float *ws16 = malloc(sizeof(float) * (p / 16 + 1));
+    for (int r = 0; r < rows; r++) {
+        unpack_row(a_codes + (size_t) r * p / 2, p, a + (size_t) r * p);
+        scales16(a_scales + (size_t) r * blocks, p, d, a_lut, as16 + (size_t) r * (p / 16));
+    }
+    int fast = avx2();
+    for (int64_t o = o0; o < o1; o++) {
+        const uint8_t *w = w_codes + o * (p / 2);
+        scales16(w_scales + o * blocks, p, d, w_lut, ws16);
+        int r = 0;
+        if (fast) {
+            for (; r + 4 <= rows; r += 4) {
+                dot4_w4a4_avx2(a + (size_t) r * p, as16 + (size_t) r * (p / 16), (size_t) p, w, ws16, p, y + r * ldy + o, ldy);
+            }
+        }
+        for (; r < rows; r++) {
+            const int8_t *ar = a + (size_t) r * p;
+            const float *asr = as16 + (size_t) r * (p / 16);
+            y[r * ldy + o] = fast ? dot_w4a4_avx2(ar, asr, w, ws16, p) : dot_w4a4_scalar(ar, asr, w, ws16, p);
+        }
+    }
+    free(a);
+    free(as16);
+    free(ws16);
+}
+
+/* ---------- (c) W4A16 GEMV ---------- */
+
+/* x reordered into kernel order, so that it lines up with weights unpacked by unpack32_avx2. */
+static void kernel_order_floats(const float *x, int p, float *out) {
+    for (int c = 0; c < p / 32; c++) {
+        for (int half = 0; half < 2; half++) {
+            for (int i = 0; i < 8; i++) {
+                out[32 * c + 16 * half + i] = x[32 * c + 16 * half + 2 * i];
+                out[32 * c + 16 * half + 8 + i] = x[32 * c + 16 * half + 2 * i + 1];
+            }
+        }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static float dot_w4a16_avx2(const float *x, const uint8_t *w, const float *ws16, int p) {
+    const __m128i lut = _mm_loadu_si128((const __m128i *) E2M1_X2);
+    __m256 acc = _mm256_setzero_ps();
+    for (int c = 0; c < p / 32; c++) {
+        __m256i wv = unpack32_avx2(w + 16 * c, lut);
+        __m128i lo = _mm256_castsi256_si128(wv);
+        __m128i hi = _mm256_extracti128_si256(wv, 1);
+        const float *xc = x + 32 * c;
+        __m256 g0 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), _mm256_loadu_ps(xc));
+        g0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))), _mm256_loadu_ps(xc + 8), g0);
+        __m256 g1 = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), _mm256_loadu_ps(xc + 16));
+        g1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))), _mm256_loadu_ps(xc + 24), g1);
+        acc = _mm256_fmadd_ps(g0, _mm256_set1_ps(ws16[2 * c]), acc);
+        acc = _mm256_fmadd_ps(g1, _mm256_set1_ps(ws16[2 * c + 1]), acc);
+    }
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s) * 0.5f;
+}
+
+static float dot_w4a16_scalar(const float *x, const uint8_t *w, const float *ws16, int p) {
+    int8_t wv[32];
+    float acc = 0;
+    for (int c = 0; c < p / 32; c++) {
+        unpack32_scalar(w + 16 * c, wv);
+        for (int h = 0; h < 2; h++) {
+            float s = 0;
+            for (int i = 0; i < 16; i++) s += x[32 * c + 16 * h + i] * wv[16 * h + i];
+            acc += s * ws16[2 * c + h];
+        }
+    }
+    return acc * 0.5f;
+}
+
+/* y[r*ldy + o] = x[r] . w[o] for float activations x (rows, p), o in [o0, o1). p a multiple of 32. */
+void wush_gemv_w4a16(const float *x, int32_t rows, const uint8_t *w_codes, const uint8_t *w_scales, int64_t o0,
+                     int64_t o1, int32_t p, int32_t d, const float *w_lut, float *y, int64_t ldy) {
+    int blocks = p / d;
+    float *xo = malloc(sizeof(float) * ((size_t) rows * p + 16));
+    float *ws16 = malloc(sizeof(float) * (p / 16 + 1));
+    for (int r = 0; r < rows; r++) kernel_order_floats(x + (size_t) r * p, p, xo + (size_t) r * p);
+    int fast = avx2();
+    for (int64_t o = o0; o < o1; o++) {
+        const uint8_t *w = w_codes + o * (p / 2);
+        scales16(w_scales + o * blocks, p, d, w_lut, ws16);
+        for (int r = 0; r < rows; r++) {
+            const float *xr = xo + (size_t) r * p;
+            y[r * ldy + o] = fast ? dot_w4a16_avx2(xr, w, ws16, p) : dot_w4a16_scalar(xr, w, ws16, p);
+        }
+    }
+    free(xo);
+    free(ws16);
+}
+
+/* Sum of n floats: reads n*4 bytes once, to measure memory bandwidth next to the kernels. */
+__attribute__((target("avx2")))
+static double stream_sum_avx2(const float *x, int64_t n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + i));
+        a1 = _mm256_add_ps(a1, _mm256_loadu_ps(x + i + 8));
+        a2 = _mm256_add_ps(a2, _mm256_loadu_ps(x + i + 16));
+        a3 = _mm256_add_ps(a3, _mm256_loadu_ps(x + i + 24));
+    }
+    float t[8];
+    _mm256_storeu_ps(t, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    double s = 0;
+    for (int k = 0; k < 8; k++) s += t[k];
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+
+double wush_stream_sum(const float *x, int64_t n) {
+    if (avx2()) return stream_sum_avx2(x, n);
+    double s = 0;
+    for (int64_t i = 0; i < n; i++) s += x[i];
+    return s;
+}

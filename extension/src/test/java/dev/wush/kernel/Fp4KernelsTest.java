@@ -1,0 +1,303 @@
+package dev.wush.kernel;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.wush.quant.format.GroupQuantizer;
+import dev.wush.quant.format.Int4;
+import dev.wush.quant.format.Mxfp4;
+import dev.wush.quant.format.Nvfp4;
+import dev.wush.quant.format.QuantFormat;
+import dev.wush.quant.format.QuantizedMatrix;
+import dev.wush.quant.layer.LayerInput;
+import dev.wush.quant.layer.LayerTransform;
+import dev.wush.quant.transform.BlockTransform;
+import org.ejml.dense.row.CommonOps_DDRM;
+import dev.wush.quant.layer.QuantizedLayer;
+import dev.wush.quant.layer.Rtn;
+import dev.wush.quant.transform.TransformKind;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The native kernels against the Java fallback (bit-identical quantization and transforms) and both
+ * against the dequantize-and-matmul reference (products equal up to float32 summation order).
+ */
+class Fp4KernelsTest {
+
+    static final List<QuantFormat> FP4 = List.of(Mxfp4.DEFAULT, new Mxfp4(Mxfp4.Rule.OCP), Nvfp4.FIXED, Nvfp4.perTensor(37.5f));
+
+    static Fp4Kernels nativeKernels() {
+        Fp4Kernels k = Fp4Kernels.nativeKernels();
+        // the build compiles the library wherever gcc exists (it does in CI): not loading it is a failure here
+        assertNotNull(k, () -> "native kernels did not load: " + NativeFp4Kernels.loadError());
+        return k;
+    }
+
+    static Stream<Arguments> implementations() {
+        return Stream.of(Arguments.of("native", nativeKernels()), Arguments.of("java", Fp4Kernels.java()));
+    }
+
+    /** Activation-like rows: Gaussian with a few large outlier features, a zero group and tiny values. */
+    static float[] activations(int rows, int p, long seed) {
+        Random random = new Random(seed);
+        float[] x = new float[rows * p];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) (random.nextGaussian() * (i % p % 37 == 5 ? 20 : 1));
+        }
+        for (int k = 0; k < Math.min(32, p); k++) {
+            x[k] = 0; // an all-zero group in row 0
+        }
+        if (rows > 1) {
+            x[p + 1] = 1e-30f; // a subnormal-scale group neighbour
+        }
+        return x;
+    }
+
+    /** Per-block transposed transforms: a random matrix per block, stride d·d. */
+    static float[] randomTransforms(int blocks, int d, long seed) {
+        Random random = new Random(seed);
+        float[] t = new float[blocks * d * d];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = (float) (random.nextGaussian() / Math.sqrt(d));
+        }
+        return t;
+    }
+
+    @Test
+    void nativeLibraryLoadsAndUsesTheVectorPathOnThisMachine() {
+        Fp4Kernels k = nativeKernels();
+        assertTrue(k.name().startsWith("native"), k.name());
+        assertEquals(k.name(), Fp4Kernels.get().name(), "the default kernels are the native ones when they load");
+    }
+
+    @Test
+    void quantizationIsBitIdenticalToTheJavaFallbackForEveryFormatAndTransform() {
+        Fp4Kernels nat = nativeKernels();
+        for (QuantFormat f : FP4) {
+            int d = f.groupSize();
+            int rows = 5;
+            int p = 8 * d;
+            Fp4Scales s = Fp4Scales.of(f);
+            float[] x = activations(rows, p, 1);
+            float[] random = randomTransforms(p / d, d, 2);
+            for (MemorySegment tt : List.of(MemorySegment.NULL, MemorySegment.ofArray(random))) {
+                for (long stride : tt.equals(MemorySegment.NULL) ? new long[] {0} : new long[] {0, (long) d * d}) {
+                    byte[] c1 = new byte[rows * p / 2];
+                    byte[] s1 = new byte[rows * p / d];
+                    byte[] c2 = c1.clone();
+                    byte[] s2 = s1.clone();
+                    nat.quantizeRows(MemorySegment.ofArray(x), 0, rows, p, d, tt, stride, s, MemorySegment.ofArray(c1), MemorySegment.ofArray(s1));
+                    Fp4Kernels.java().quantizeRows(MemorySegment.ofArray(x), 0, rows, p, d, tt, stride, s, MemorySegment.ofArray(c2),
+                            MemorySegment.ofArray(s2));
+                    assertArrayEquals(c2, c1, f.name() + " codes, stride " + stride);
+                    assertArrayEquals(s2, s1, f.name() + " scales, stride " + stride);
+                    float[] y1 = new float[rows * p];
+                    float[] y2 = new float[rows * p];
+                    nat.transformRows(MemorySegment.ofArray(x), 0, rows, p, d, tt, stride, MemorySegment.ofArray(y1));
+                    Fp4Kernels.java().transformRows(MemorySegment.ofArray(x), 0, rows, p, d, tt, stride, MemorySegment.ofArray(y2));
+                    assertArrayEquals(y2, y1, f.name() + " transform, stride " + stride);
+                }
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("implementations")
+    void untransformedQuantizationMatchesTheFormatsOwnQuantizer(String label, Fp4Kernels k) {
+        for (QuantFormat f : FP4) {
+            int d = f.groupSize();
+            int rows = 7;
+            int p = 6 * d;
+            float[] x = activations(rows, p, 3);
+            byte[] codes = new byte[rows * p / 2];
+            byte[] scales = new byte[rows * p / d];
+            k.quantizeRows(MemorySegment.ofArray(x), 0, rows, p, d, MemorySegment.NULL, 0, Fp4Scales.of(f), MemorySegment.ofArray(codes),
+                    MemorySegment.ofArray(scales));
+            QuantizedMatrix expected = GroupQuantizer.quantize(f, x, rows, p);
+            assertArrayEquals(expected.packedCodes(), codes, f.name());
+            for (int i = 0; i < scales.length; i++) {
+                assertEquals(expected.scaleCodes()[i], scales[i] & 0xFF, f.name() + " scale " + i);
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("implementations")
+    void packedProductsMatchDequantizeAndMatmul(String label, Fp4Kernels k) {
+        for (QuantFormat f : FP4) {
+            int d = f.groupSize();
+            int p = 10 * 32;
+            int out = 23;
+            Fp4Scales s = Fp4Scales.of(f);
+            QuantizedMatrix w = GroupQuantizer.quantize(f, activations(out, p, 4), out, p);
+            float[] wd = w.dequantize();
+            byte[] ws = bytes(w.scaleCodes());
+            for (int rows : new int[] {1, 3, 4, 9, 16}) {
+                float[] x = activations(rows, p, 5 + rows);
+                QuantizedMatrix a = GroupQuantizer.quantize(f, x, rows, p);
+                float[] y = new float[rows * out];
+                // two calls on halves of the output range, as the threads split it
+                for (long[] range : new long[][] {{0, 11}, {11, out}}) {
+                    k.gemmW4A4(MemorySegment.ofArray(a.packedCodes()), MemorySegment.ofArray(bytes(a.scaleCodes())), rows,
+                            MemorySegment.ofArray(w.packedCodes()), MemorySegment.ofArray(ws), range[0], range[1], p, d,
+                            MemorySegment.ofArray(s.values()), MemorySegment.ofArray(s.values()), MemorySegment.ofArray(y), out);
+                }
+                assertClose(matmul(a.dequantize(), wd, rows, out, p), y, f.name() + " W4A4 rows " + rows);
+                float[] y16 = new float[rows * out];
+                k.gemvW4A16(MemorySegment.ofArray(x), rows, MemorySegment.ofArray(w.packedCodes()), MemorySegment.ofArray(ws), 0, out, p, d,
+                        MemorySegment.ofArray(s.values()), MemorySegment.ofArray(y16), out);
+                assertClose(matmul(x, wd, rows, out, p), y16, f.name() + " W4A16 rows " + rows);
+            }
+        }
+    }
+
+    static Stream<Arguments> layers() {
+        List<Arguments> cases = new ArrayList<>();
+        for (QuantFormat f : List.of(Mxfp4.DEFAULT, Nvfp4.FIXED, Int4.ABSMAX)) {
+            for (TransformKind t : List.of(TransformKind.IDENTITY, TransformKind.HADAMARD, TransformKind.WUSH)) {
+                for (int in : new int[] {64, 172}) { // 172: padded to 176 (NVFP4, then 192 for the kernels) or 192
+                    for (boolean a : new boolean[] {true, false}) {
+                        cases.add(Arguments.of(f, t, in, a));
+                    }
+                }
+            }
+        }
+        return cases.stream();
+    }
+
+    @ParameterizedTest(name = "{0} {1} in={2} W4A4={3}")
+    @MethodSource("layers")
+    void packedLayerMatchesTheDequantizedReference(QuantFormat f, TransformKind t, int in, boolean quantizeActivations) {
+        int out = 40;
+        int rows = 6;
+        Random random = new Random(in);
+        float[] w = new float[out * in];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) random.nextGaussian();
+        }
+        double[] h = new double[in * in];
+        float[] calib = activations(64, in, 9);
+        for (int r = 0; r < 64; r++) {
+            for (int i = 0; i < in; i++) {
+                for (int j = 0; j < in; j++) {
+                    h[i * in + j] += (double) calib[r * in + i] * calib[r * in + j] / 64;
+                }
+            }
+        }
+        QuantizedLayer q = Rtn.quantize(new LayerInput("test.layer", w, out, in, h), f, t, 0);
+        float[] x = activations(rows, in, 11);
+        float[] xq = q.prepareActivations(x, rows, quantizeActivations);
+        float[] expected = matmul(xq, q.dequantized(), rows, out, q.paddedIn());
+        for (Fp4Kernels k : List.of(nativeKernels(), Fp4Kernels.java())) {
+            PackedLayer packed = new PackedLayer(q, quantizeActivations, k);
+            float[] y = packed.forward(x.clone(), rows);
+            // transforms run in float32 here and in float64 in the reference: an element at a rounding boundary
+            // may land on the neighbouring code, so compare the layer output, not bits
+            assertClose(expected, y, t == TransformKind.IDENTITY ? 1e-5 : 2e-2, f.name() + " " + t + " " + k.name());
+            QuantizedMatrix back = packed.weight();
+            assertArrayEquals(q.weight().packedCodes(), back.packedCodes(), "codes survive packing");
+            assertArrayEquals(q.weight().scaleCodes(), back.scaleCodes(), "scales survive packing");
+        }
+    }
+
+    @Test
+    void residentMemoryIsFourBitsPlusScalesPlusTransforms() {
+        int out = 4096;
+        int in = 4096;
+        QuantizedMatrix w = new QuantizedMatrix(Mxfp4.DEFAULT, out, in, new byte[out * in / 2], new int[out * in / 32]);
+        // identity and Hadamard: 4 + 8/32 bits (+ one shared 32×32 matrix and the 1 KiB scale table)
+        QuantizedLayer identity = new QuantizedLayer("l", Mxfp4.DEFAULT, identity(32, in), out, in, w);
+        double bits = 8.0 * PackedLayer.of(identity, true).residentBytes() / ((double) out * in);
+        assertEquals(4.25, bits, 0.01);
+    }
+
+    @Test
+    void nanActivationsPropagateToTheirRowsOnly() {
+        for (Fp4Kernels k : List.of(nativeKernels(), Fp4Kernels.java())) {
+            QuantFormat f = Mxfp4.DEFAULT;
+            int p = 64;
+            int out = 8;
+            QuantizedMatrix w = GroupQuantizer.quantize(f, activations(out, p, 1), out, p);
+            QuantizedLayer q = new QuantizedLayer("nan", f, identity(32, p), out, p, w);
+            float[] x = activations(2, p, 2);
+            x[p + 40] = Float.NaN;
+            float[] y = new PackedLayer(q, true, k).forward(x, 2);
+            for (int o = 0; o < out; o++) {
+                assertTrue(Float.isFinite(y[o]), "row 0 stays finite");
+                assertTrue(Float.isNaN(y[out + o]), "row 1 is NaN");
+            }
+        }
+    }
+
+    @Test
+    void nativeCallsCheckTheirArgumentsInsteadOfCrashing() {
+        Fp4Kernels k = nativeKernels();
+        Fp4Scales s = Fp4Scales.of(Mxfp4.DEFAULT);
+        MemorySegment small = MemorySegment.ofArray(new byte[10]);
+        var e = assertThrows(IndexOutOfBoundsException.class, () -> k.gemmW4A4(small, small, 1, small, small, 0, 4, 64, 32,
+                MemorySegment.ofArray(s.values()), MemorySegment.ofArray(s.values()), MemorySegment.ofArray(new float[4]), 4));
+        assertTrue(e.getMessage().contains("weight codes"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> k.gemvW4A16(MemorySegment.ofArray(new float[48]), 1, small, small, 0, 1, 48,
+                16, MemorySegment.ofArray(s.values()), MemorySegment.ofArray(new float[1]), 1));
+        assertThrows(IllegalArgumentException.class, () -> Fp4Scales.of(Int4.ABSMAX));
+    }
+
+    static LayerTransform identity(int d, int p) {
+        List<BlockTransform> blocks = new ArrayList<>();
+        for (int b = 0; b < p / d; b++) {
+            blocks.add(new BlockTransform(CommonOps_DDRM.identity(d), CommonOps_DDRM.identity(d)));
+        }
+        return new LayerTransform(TransformKind.IDENTITY, d, blocks);
+    }
+
+    static byte[] bytes(int[] codes) {
+        byte[] b = new byte[codes.length];
+        for (int i = 0; i < b.length; i++) {
+            b[i] = (byte) codes[i];
+        }
+        return b;
+    }
+
+    /** (rows, p) · (out, p)ᵀ in float64. */
+    static float[] matmul(float[] x, float[] w, int rows, int out, int p) {
+        float[] y = new float[rows * out];
+        for (int r = 0; r < rows; r++) {
+            for (int o = 0; o < out; o++) {
+                double s = 0;
+                for (int k = 0; k < p; k++) {
+                    s += (double) x[r * p + k] * w[o * p + k];
+                }
+                y[r * out + o] = (float) s;
+            }
+        }
+        return y;
+    }
+
+    static void assertClose(float[] expected, float[] actual, String what) {
+        assertClose(expected, actual, 1e-5, what);
+    }
+
+    /** Max |difference| relative to the RMS of the expected values. */
+    static void assertClose(float[] expected, float[] actual, double tolerance, String what) {
+        assertEquals(expected.length, actual.length, what);
+        double ss = 0;
+        double worst = 0;
+        for (int i = 0; i < expected.length; i++) {
+            ss += (double) expected[i] * expected[i];
+            worst = Math.max(worst, Math.abs((double) expected[i] - actual[i]));
+        }
+        double rms = Math.sqrt(ss / expected.length);
+        assertTrue(worst <= tolerance * rms, what + ": max error " + worst + " vs rms " + rms);
+    }
+}
