@@ -171,45 +171,51 @@ void wush_quantize_rows(const float *x, int64_t r0, int64_t r1, int32_t p, int32
 /* ---------- (b) W4A4 GEMM ---------- */
 
 /*
- * "Kernel order" inside a chunk of 32 elements (16 packed bytes): the low nibbles of bytes 0-7, the high
- * nibbles of bytes 0-7, the low nibbles of bytes 8-15, the high nibbles of bytes 8-15. Positions 0-15
- * are the first 16 elements and 16-31 the last 16, so an NVFP4 group (16) never straddles a 128-bit lane.
- * Activations are unpacked once into this order; weights are unpacked on the fly the same way.
+ * Weight layout of the products ("split nibbles"): per chunk of 32 elements, 16 bytes, byte i holds
+ * element i in its low nibble and element 16 + i in its high nibble. One load, one shift and one table
+ * lookup give all 32 values in order, and an NVFP4 group (16) is exactly one 128-bit lane.
+ * Activation codes stay in the standard layout (element 2k low, 2k+1 high): they are unpacked once per call.
  */
 __attribute__((target("avx2")))
-static inline __m256i unpack32_avx2(const uint8_t *packed, __m128i lut) {
+static inline __m256i unpack32_avx2(const uint8_t *packed, __m256i lut) {
     __m128i v = _mm_loadu_si128((const __m128i *) packed);
-    __m128i mask = _mm_set1_epi8(0x0F);
-    __m128i lo = _mm_and_si128(v, mask);
-    __m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), mask);
-    __m128i first = _mm_shuffle_epi8(lut, _mm_unpacklo_epi64(lo, hi));
-    __m128i second = _mm_shuffle_epi8(lut, _mm_unpackhi_epi64(lo, hi));
-    return _mm256_inserti128_si256(_mm256_castsi128_si256(first), second, 1);
+    __m256i both = _mm256_inserti128_si256(_mm256_castsi128_si256(v), _mm_srli_epi16(v, 4), 1);
+    return _mm256_shuffle_epi8(lut, _mm256_and_si256(both, _mm256_set1_epi8(0x0F)));
+}
+
+__attribute__((target("avx2")))
+static inline __m256i e2m1_lut_avx2(void) {
+    __m128i lut = _mm_loadu_si128((const __m128i *) E2M1_X2);
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(lut), lut, 1);
 }
 
 static void unpack32_scalar(const uint8_t *packed, int8_t *out) {
-    for (int half = 0; half < 2; half++) {
-        for (int i = 0; i < 8; i++) {
-            uint8_t byte = packed[half * 8 + i];
-            out[half * 16 + i] = E2M1_X2[byte & 15];
-            out[half * 16 + 8 + i] = E2M1_X2[byte >> 4];
-        }
+    for (int i = 0; i < 16; i++) {
+        out[i] = E2M1_X2[packed[i] & 15];
+        out[16 + i] = E2M1_X2[packed[i] >> 4];
     }
 }
 
-/* Doubled E2M1 values of n (multiple of 32) packed elements, in kernel order. */
+/* Doubled E2M1 values of n standard-packed elements, in order. */
 static void unpack_row(const uint8_t *packed, int n, int8_t *out) {
-    for (int c = 0; c < n / 32; c++) unpack32_scalar(packed + 16 * c, out + 32 * c);
+    for (int i = 0; i < n / 2; i++) {
+        out[2 * i] = E2M1_X2[packed[i] & 15];
+        out[2 * i + 1] = E2M1_X2[packed[i] >> 4];
+    }
 }
 
 /* Scale value per 16 elements (both formats: MXFP4 repeats its group scale). */
 static void scales16(const uint8_t *codes, int p, int d, const float *lut, float *out) {
-    for (int i = 0; i < p / 16; i++) out[i] = lut[codes[i * 16 / d]];
+    if (d == 32) {
+        for (int g = 0; g < p / 32; g++) out[2 * g] = out[2 * g + 1] = lut[codes[g]];
+    } else {
+        for (int g = 0; g < p / 16; g++) out[g] = lut[codes[g]];
+    }
 }
 
 __attribute__((target("avx2,fma")))
-static float dot_w4a4_avx2(const int8_t *a, const float *as16, const uint8_t *w, const float *ws16, int p) {
-    const __m128i lut = _mm_loadu_si128((const __m128i *) E2M1_X2);
+static float dot_w4a4_avx2(const int8_t *a, const float *as16, const uint8_t *w, const float *ws16, int p, int one_scale) {
+    const __m256i lut = e2m1_lut_avx2();
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc = _mm256_setzero_ps();
     for (int c = 0; c < p / 32; c++) {
@@ -217,9 +223,9 @@ static float dot_w4a4_avx2(const int8_t *a, const float *as16, const uint8_t *w,
         __m256i av = _mm256_loadu_si256((const __m256i *) (a + 32 * c));
         __m256i prod16 = _mm256_maddubs_epi16(_mm256_sign_epi8(wv, wv), _mm256_sign_epi8(av, wv));
         __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(prod16, ones)); /* lanes 0-3: first 16, 4-7: last 16 */
-        __m128 s0 = _mm_set1_ps(as16[2 * c] * ws16[2 * c]);
-        __m128 s1 = _mm_set1_ps(as16[2 * c + 1] * ws16[2 * c + 1]);
-        acc = _mm256_fmadd_ps(dot, _mm256_set_m128(s1, s0), acc);
+        __m256 sv = one_scale ? _mm256_set1_ps(as16[2 * c] * ws16[2 * c])
+                              : _mm256_set_m128(_mm_set1_ps(as16[2 * c + 1] * ws16[2 * c + 1]), _mm_set1_ps(as16[2 * c] * ws16[2 * c]));
+        acc = _mm256_fmadd_ps(dot, sv, acc);
     }
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
@@ -230,8 +236,8 @@ static float dot_w4a4_avx2(const int8_t *a, const float *as16, const uint8_t *w,
 /* Four activation rows against one weight row: the weight chunk is unpacked once for all four. */
 __attribute__((target("avx2,fma")))
 static void dot4_w4a4_avx2(const int8_t *a, const float *as16, size_t lda, const uint8_t *w, const float *ws16,
-                           int p, float *out, int64_t ldo) {
-    const __m128i lut = _mm_loadu_si128((const __m128i *) E2M1_X2);
+                           int p, float *out, int64_t ldo, int one_scale) {
+    const __m256i lut = e2m1_lut_avx2();
     const __m256i ones = _mm256_set1_epi16(1);
     __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     size_t lds = (size_t) p / 16;
@@ -244,7 +250,8 @@ static void dot4_w4a4_avx2(const int8_t *a, const float *as16, size_t lda, const
             __m256i prod16 = _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(av, wv));
             __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(prod16, ones));
             const float *asr = as16 + r * lds;
-            __m256 sv = _mm256_set_m128(_mm_set1_ps(asr[2 * c + 1] * w1), _mm_set1_ps(asr[2 * c] * w0));
+            __m256 sv = one_scale ? _mm256_set1_ps(asr[2 * c] * w0)
+                                  : _mm256_set_m128(_mm_set1_ps(asr[2 * c + 1] * w1), _mm_set1_ps(asr[2 * c] * w0));
             acc[r] = _mm256_fmadd_ps(dot, sv, acc[r]);
         }
     }
@@ -272,7 +279,8 @@ static float dot_w4a4_scalar(const int8_t *a, const float *as16, const uint8_t *
 
 /*
  * y[r*ldy + o] = sum over features of a[r] * w[o], for r in [0, rows), o in [o0, o1).
- * a: packed activation codes (rows, p/2) and scale codes (rows, p/d); w: (out, p/2) and (out, p/d).
+ * a: packed activation codes (rows, p/2), standard layout, and scale codes (rows, p/d);
+ * w: (out, p/2) codes in the split-nibble layout and (out, p/d) scale codes.
  * p must be a multiple of 32 (NVFP4 layers with p = 16 mod 32 are padded by the caller).
  */
 void wush_gemm_w4a4(const uint8_t *a_codes, const uint8_t *a_scales, int32_t rows, const uint8_t *w_codes,
@@ -293,13 +301,13 @@ void wush_gemm_w4a4(const uint8_t *a_codes, const uint8_t *a_scales, int32_t row
         int r = 0;
         if (fast) {
             for (; r + 4 <= rows; r += 4) {
-                dot4_w4a4_avx2(a + (size_t) r * p, as16 + (size_t) r * (p / 16), (size_t) p, w, ws16, p, y + r * ldy + o, ldy);
+                dot4_w4a4_avx2(a + (size_t) r * p, as16 + (size_t) r * (p / 16), (size_t) p, w, ws16, p, y + r * ldy + o, ldy, d == 32);
             }
         }
         for (; r < rows; r++) {
             const int8_t *ar = a + (size_t) r * p;
             const float *asr = as16 + (size_t) r * (p / 16);
-            y[r * ldy + o] = fast ? dot_w4a4_avx2(ar, asr, w, ws16, p) : dot_w4a4_scalar(ar, asr, w, ws16, p);
+            y[r * ldy + o] = fast ? dot_w4a4_avx2(ar, asr, w, ws16, p, d == 32) : dot_w4a4_scalar(ar, asr, w, ws16, p);
         }
     }
     free(a);
@@ -309,21 +317,9 @@ void wush_gemm_w4a4(const uint8_t *a_codes, const uint8_t *a_scales, int32_t row
 
 /* ---------- (c) W4A16 GEMV ---------- */
 
-/* x reordered into kernel order, so that it lines up with weights unpacked by unpack32_avx2. */
-static void kernel_order_floats(const float *x, int p, float *out) {
-    for (int c = 0; c < p / 32; c++) {
-        for (int half = 0; half < 2; half++) {
-            for (int i = 0; i < 8; i++) {
-                out[32 * c + 16 * half + i] = x[32 * c + 16 * half + 2 * i];
-                out[32 * c + 16 * half + 8 + i] = x[32 * c + 16 * half + 2 * i + 1];
-            }
-        }
-    }
-}
-
 __attribute__((target("avx2,fma")))
 static float dot_w4a16_avx2(const float *x, const uint8_t *w, const float *ws16, int p) {
-    const __m128i lut = _mm_loadu_si128((const __m128i *) E2M1_X2);
+    const __m256i lut = e2m1_lut_avx2();
     __m256 acc = _mm256_setzero_ps();
     for (int c = 0; c < p / 32; c++) {
         __m256i wv = unpack32_avx2(w + 16 * c, lut);
@@ -357,13 +353,12 @@ static float dot_w4a16_scalar(const float *x, const uint8_t *w, const float *ws1
     return acc * 0.5f;
 }
 
-/* y[r*ldy + o] = x[r] . w[o] for float activations x (rows, p), o in [o0, o1). p a multiple of 32. */
+/* y[r*ldy + o] = x[r] . w[o] for float activations x (rows, p), o in [o0, o1); w split-nibble. p a multiple of 32. */
 void wush_gemv_w4a16(const float *x, int32_t rows, const uint8_t *w_codes, const uint8_t *w_scales, int64_t o0,
                      int64_t o1, int32_t p, int32_t d, const float *w_lut, float *y, int64_t ldy) {
     int blocks = p / d;
-    float *xo = malloc(sizeof(float) * ((size_t) rows * p + 16));
+    const float *xo = x;
     float *ws16 = malloc(sizeof(float) * (p / 16 + 1));
-    for (int r = 0; r < rows; r++) kernel_order_floats(x + (size_t) r * p, p, xo + (size_t) r * p);
     int fast = avx2();
     for (int64_t o = o0; o < o1; o++) {
         const uint8_t *w = w_codes + o * (p / 2);
@@ -373,7 +368,6 @@ void wush_gemv_w4a16(const float *x, int32_t rows, const uint8_t *w_codes, const
             y[r * ldy + o] = fast ? dot_w4a16_avx2(xr, w, ws16, p) : dot_w4a16_scalar(xr, w, ws16, p);
         }
     }
-    free(xo);
     free(ws16);
 }
 

@@ -9,7 +9,8 @@ import java.util.Locale;
  *
  * <ul>
  *   <li>activations {@code x}: (rows, p) float32, row-major; p a multiple of the block size d;
- *   <li>codes: E2M1, two per byte, element 2k in the low nibble, (rows, p/2) bytes;
+ *   <li>codes: E2M1, two per byte, (rows, p/2) bytes; activation codes in the standard layout (element 2k
+ *       in the low nibble), weight codes of the products in the {@link SplitNibbles} layout;
  *   <li>scale codes: one byte per group of d, (rows, p/d); their values come from a 256-entry float
  *       table ({@link Fp4Scales#values()}), so E8M0 and E4M3 scales and global scales need no code here;
  *   <li>transforms {@code tt}: per block the <em>transposed</em> d×d matrix, {@code tt[j·d + k] = T[k][j]},

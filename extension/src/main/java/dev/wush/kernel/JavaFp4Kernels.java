@@ -113,7 +113,7 @@ final class JavaFp4Kernels implements Fp4Kernels {
             as[r] = scaleValues(aScales, (long) r * blocks, blocks, aScaleValues);
         }
         for (long o = o0; o < o1; o++) {
-            int[] w = unpack(wCodes, o * (p / 2), p);
+            int[] w = unpackSplit(wCodes, o * (p / 2), p);
             float[] ws = scaleValues(wScales, o * blocks, blocks, wScaleValues);
             for (int r = 0; r < rows; r++) {
                 float acc = 0;
@@ -135,7 +135,7 @@ final class JavaFp4Kernels implements Fp4Kernels {
         int blocks = p / d;
         float[] xr = new float[p];
         for (long o = o0; o < o1; o++) {
-            int[] w = unpack(wCodes, o * (p / 2), p);
+            int[] w = unpackSplit(wCodes, o * (p / 2), p);
             float[] ws = scaleValues(wScales, o * blocks, blocks, wScaleValues);
             for (int r = 0; r < rows; r++) {
                 MemorySegment.copy(x, JAVA_FLOAT, (long) r * p * 4, xr, 0, p);
@@ -176,6 +176,19 @@ final class JavaFp4Kernels implements Fp4Kernels {
             int b = codes.get(JAVA_BYTE, offset + i) & 0xFF;
             v[2 * i] = E2M1_X2[b & 15];
             v[2 * i + 1] = E2M1_X2[b >>> 4];
+        }
+        return v;
+    }
+
+    /** Doubled E2M1 values of n weight elements in the split-nibble layout ({@link SplitNibbles}). */
+    private static int[] unpackSplit(MemorySegment codes, long offset, int n) {
+        int[] v = new int[n];
+        for (int c = 0; c < n / 32; c++) {
+            for (int i = 0; i < 16; i++) {
+                int b = codes.get(JAVA_BYTE, offset + 16L * c + i) & 0xFF;
+                v[32 * c + i] = E2M1_X2[b & 15];
+                v[32 * c + 16 + i] = E2M1_X2[b >>> 4];
+            }
         }
         return v;
     }

@@ -15,7 +15,8 @@ import java.lang.foreign.MemorySegment;
 import java.util.stream.IntStream;
 
 /**
- * A quantized linear layer as it lives in memory for inference: packed 4-bit weight codes, one scale
+ * A quantized linear layer as it lives in memory for inference: packed 4-bit weight codes (MXFP4/NVFP4
+ * in the {@link SplitNibbles} layout the kernels read), one scale
  * byte per group, and the activation-side transforms in float32, all in native memory, nothing
  * dequantized. {@link #forward} computes {@code y = q(x_pad · Tᵀ) · Ŵᵀ} with the packed kernels
  * (W4A4), or {@code (x_pad · Tᵀ) · Ŵᵀ} (W4A16) when activation quantization is off.
@@ -67,8 +68,12 @@ public final class PackedLayer {
         int groups = paddedIn / d;
         int kernelGroups = kernelIn / d;
         this.codes = arena.allocate((long) out * kernelIn / 2, 64);
+        byte[] row = new byte[kernelIn / 2];
         for (int o = 0; o < out; o++) {
-            MemorySegment.copy(w.packedCodes(), o * paddedIn / 2, codes, JAVA_BYTE, (long) o * kernelIn / 2, paddedIn / 2);
+            java.util.Arrays.fill(row, (byte) 0);
+            System.arraycopy(w.packedCodes(), o * paddedIn / 2, row, 0, paddedIn / 2);
+            byte[] stored = fp4 ? SplitNibbles.fromStandard(row, 1, kernelIn) : row;
+            MemorySegment.copy(stored, 0, codes, JAVA_BYTE, (long) o * kernelIn / 2, kernelIn / 2);
         }
         int[] sc = w.scaleCodes();
         if (fp4) {
@@ -155,8 +160,11 @@ public final class PackedLayer {
         int groups = paddedIn / d;
         byte[] packed = new byte[out * paddedIn / 2];
         int[] sc = new int[out * groups];
+        byte[] row = new byte[kernelIn / 2];
         for (int o = 0; o < out; o++) {
-            MemorySegment.copy(codes, JAVA_BYTE, (long) o * kernelIn / 2, packed, o * paddedIn / 2, paddedIn / 2);
+            MemorySegment.copy(codes, JAVA_BYTE, (long) o * kernelIn / 2, row, 0, kernelIn / 2);
+            byte[] standard = scales != null ? SplitNibbles.toStandard(row, 1, kernelIn) : row;
+            System.arraycopy(standard, 0, packed, o * paddedIn / 2, paddedIn / 2);
             for (int g = 0; g < groups; g++) {
                 sc[o * groups + g] = scales != null
                         ? scaleCodes.get(JAVA_BYTE, (long) o * (kernelIn / d) + g) & 0xFF

@@ -143,6 +143,8 @@ class Fp4KernelsTest {
             QuantizedMatrix w = GroupQuantizer.quantize(f, activations(out, p, 4), out, p);
             float[] wd = w.dequantize();
             byte[] ws = bytes(w.scaleCodes());
+            byte[] wc = SplitNibbles.fromStandard(w.packedCodes(), out, p);
+            assertArrayEquals(w.packedCodes(), SplitNibbles.toStandard(wc, out, p));
             for (int rows : new int[] {1, 3, 4, 9, 16}) {
                 float[] x = activations(rows, p, 5 + rows);
                 QuantizedMatrix a = GroupQuantizer.quantize(f, x, rows, p);
@@ -150,12 +152,12 @@ class Fp4KernelsTest {
                 // two calls on halves of the output range, as the threads split it
                 for (long[] range : new long[][] {{0, 11}, {11, out}}) {
                     k.gemmW4A4(MemorySegment.ofArray(a.packedCodes()), MemorySegment.ofArray(bytes(a.scaleCodes())), rows,
-                            MemorySegment.ofArray(w.packedCodes()), MemorySegment.ofArray(ws), range[0], range[1], p, d,
+                            MemorySegment.ofArray(wc), MemorySegment.ofArray(ws), range[0], range[1], p, d,
                             MemorySegment.ofArray(s.values()), MemorySegment.ofArray(s.values()), MemorySegment.ofArray(y), out);
                 }
                 assertClose(matmul(a.dequantize(), wd, rows, out, p), y, f.name() + " W4A4 rows " + rows);
                 float[] y16 = new float[rows * out];
-                k.gemvW4A16(MemorySegment.ofArray(x), rows, MemorySegment.ofArray(w.packedCodes()), MemorySegment.ofArray(ws), 0, out, p, d,
+                k.gemvW4A16(MemorySegment.ofArray(x), rows, MemorySegment.ofArray(wc), MemorySegment.ofArray(ws), 0, out, p, d,
                         MemorySegment.ofArray(s.values()), MemorySegment.ofArray(y16), out);
                 assertClose(matmul(x, wd, rows, out, p), y16, f.name() + " W4A16 rows " + rows);
             }
