@@ -295,19 +295,24 @@ void wush_gemm_w4a4(const uint8_t *a_codes, const uint8_t *a_scales, int32_t row
         scales16(a_scales + (size_t) r * blocks, p, d, a_lut, as16 + (size_t) r * (p / 16));
     }
     int fast = avx2();
-    for (int64_t o = o0; o < o1; o++) {
-        const uint8_t *w = w_codes + o * (p / 2);
-        scales16(w_scales + o * blocks, p, d, w_lut, ws16);
-        int r = 0;
-        if (fast) {
-            for (; r + 4 <= rows; r += 4) {
-                dot4_w4a4_avx2(a + (size_t) r * p, as16 + (size_t) r * (p / 16), (size_t) p, w, ws16, p, y + r * ldy + o, ldy, d == 32);
+    /* blocks of tokens small enough to stay in L2 while the weight range streams past them once per block */
+    const int row_block = 32;
+    for (int rb = 0; rb < rows; rb += row_block) {
+        int re = rb + row_block < rows ? rb + row_block : rows;
+        for (int64_t o = o0; o < o1; o++) {
+            const uint8_t *w = w_codes + o * (p / 2);
+            scales16(w_scales + o * blocks, p, d, w_lut, ws16);
+            int r = rb;
+            if (fast) {
+                for (; r + 4 <= re; r += 4) {
+                    dot4_w4a4_avx2(a + (size_t) r * p, as16 + (size_t) r * (p / 16), (size_t) p, w, ws16, p, y + r * ldy + o, ldy, d == 32);
+                }
             }
-        }
-        for (; r < rows; r++) {
-            const int8_t *ar = a + (size_t) r * p;
-            const float *asr = as16 + (size_t) r * (p / 16);
-            y[r * ldy + o] = fast ? dot_w4a4_avx2(ar, asr, w, ws16, p, d == 32) : dot_w4a4_scalar(ar, asr, w, ws16, p);
+            for (; r < re; r++) {
+                const int8_t *ar = a + (size_t) r * p;
+                const float *asr = as16 + (size_t) r * (p / 16);
+                y[r * ldy + o] = fast ? dot_w4a4_avx2(ar, asr, w, ws16, p, d == 32) : dot_w4a4_scalar(ar, asr, w, ws16, p);
+            }
         }
     }
     free(a);
