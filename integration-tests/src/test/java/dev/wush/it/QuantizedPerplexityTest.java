@@ -33,9 +33,10 @@ import org.junit.jupiter.params.provider.CsvSource;
  * identity/Hadamard/WUSH, W4A4, calibrated on the first 128 windows of 256 tokens of calib.txt and
  * evaluated on all of eval.txt.
  *
- * <p>Identity and Hadamard are determined by the method: within 2%. WUSH also depends on eigenvector
- * signs (see LayerReportReferenceTest); it must be within 4% and — the claim of the method — beat
- * identity and Hadamard for MXFP4 with both methods on both models.
+ * <p>Every cell within 2% of the reference (the acceptance of the end-to-end issue), and — the claim of
+ * the method — WUSH beats identity and Hadamard for MXFP4 with both methods on both models. WUSH also
+ * depends on eigenvector signs (see LayerReportReferenceTest), which this library fixes by a rule; the
+ * model runs on the packed kernels, whose quantization is bit-identical native and in Java.
  */
 class QuantizedPerplexityTest {
 
@@ -55,7 +56,7 @@ class QuantizedPerplexityTest {
     void reproducesTheReference(String name, String format, String method, String transform, double reference) throws Exception {
         double ppl = quantizedPerplexity(name, format, method, transform);
         MEASURED.put(name + " " + format + " " + method + " " + transform, ppl);
-        double tolerance = transform.equals("wush") ? 0.04 : 0.02;
+        double tolerance = 0.02;
         System.out.printf("%s %s %s %s: %.4f vs reference %.4f (%+.2f%%)%n", name, format, method, transform, ppl, reference,
                 100 * (ppl - reference) / reference);
         assertTrue(Math.abs(ppl - reference) <= tolerance * reference,
