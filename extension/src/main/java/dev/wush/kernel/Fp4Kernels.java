@@ -1,7 +1,6 @@
 package dev.wush.kernel;
 
 import java.lang.foreign.MemorySegment;
-import java.util.Locale;
 
 /**
  * The packed FP4 kernels, on memory segments (heap arrays wrapped with {@code MemorySegment.ofArray}
@@ -59,7 +58,7 @@ public interface Fp4Kernels {
      * {@code native} fails when the library cannot load.
      */
     static Fp4Kernels get() {
-        return Holder.DEFAULT;
+        return DefaultKernels.INSTANCE;
     }
 
     /** The pure-Java kernels. */
@@ -70,37 +69,5 @@ public interface Fp4Kernels {
     /** The native kernels, or null with the reason in {@link NativeFp4Kernels#loadError()}. */
     static Fp4Kernels nativeKernels() {
         return NativeFp4Kernels.instance();
-    }
-
-    /** Lazy, once per JVM. */
-    final class Holder {
-        static final Fp4Kernels DEFAULT = choose();
-
-        private Holder() {}
-
-        private static Fp4Kernels choose() {
-            String mode = System.getProperty("wush.kernels", "auto").toLowerCase(Locale.ROOT);
-            return switch (mode) {
-                case "java" -> java();
-                case "native" -> {
-                    Fp4Kernels k = nativeKernels();
-                    if (k == null) {
-                        throw new IllegalStateException("wush.kernels=native: " + NativeFp4Kernels.loadError());
-                    }
-                    yield k;
-                }
-                case "auto" -> {
-                    Fp4Kernels k = nativeKernels();
-                    if (k == null) {
-                        System.getLogger(Fp4Kernels.class.getName()).log(System.Logger.Level.WARNING,
-                                "native FP4 kernels unavailable, using the Java fallback: " + NativeFp4Kernels.loadError());
-                        yield java();
-                    }
-                    yield k;
-                }
-                default -> throw new IllegalArgumentException("system property wush.kernels: expected auto, native or java, got '"
-                        + mode + "'");
-            };
-        }
     }
 }

@@ -196,7 +196,7 @@ public final class PackedLayer {
         float[] xp = pad(x, rows);
         float[] y = new float[rows * out];
         if (scales == null) {
-            forwardInt4(xp, rows, y);
+            forwardInt4(xp == x ? x.clone() : xp, rows, y); // it may quantize in place: never the caller's array
             return y;
         }
         MemorySegment xs = MemorySegment.ofArray(xp);
@@ -238,7 +238,7 @@ public final class PackedLayer {
         return xp;
     }
 
-    /** INT4: transform, optional fake quantization, then a Java dot product with the decoded weights. */
+    /** INT4: transform, optional fake quantization (in place on xp), then a Java dot product with the decoded weights. */
     private void forwardInt4(float[] xp, int rows, float[] y) {
         float[] xt = xp;
         if (!transformsT.equals(MemorySegment.NULL)) {
@@ -246,9 +246,6 @@ public final class PackedLayer {
             kernels.transformRows(MemorySegment.ofArray(xp), 0, rows, paddedIn, d, transformsT, transformStride, MemorySegment.ofArray(xt));
         }
         if (quantizeActivations) {
-            if (xt == xp && xp.length > 0 && in == paddedIn) {
-                xt = xp.clone(); // never write into the caller's array
-            }
             GroupQuantizer.fakeQuantize(format, xt, rows, paddedIn);
         }
         float[] xq = xt;

@@ -1,0 +1,36 @@
+package dev.wush.kernel;
+
+import java.util.Locale;
+
+/** The kernels {@link Fp4Kernels#get()} returns: chosen once per JVM, on first use. */
+final class DefaultKernels {
+
+    static final Fp4Kernels INSTANCE = choose();
+
+    private DefaultKernels() {}
+
+    private static Fp4Kernels choose() {
+        String mode = System.getProperty("wush.kernels", "auto").toLowerCase(Locale.ROOT);
+        return switch (mode) {
+            case "java" -> Fp4Kernels.java();
+            case "native" -> {
+                Fp4Kernels k = Fp4Kernels.nativeKernels();
+                if (k == null) {
+                    throw new IllegalStateException("wush.kernels=native: " + NativeFp4Kernels.loadError());
+                }
+                yield k;
+            }
+            case "auto" -> {
+                Fp4Kernels k = Fp4Kernels.nativeKernels();
+                if (k == null) {
+                    System.getLogger(Fp4Kernels.class.getName()).log(System.Logger.Level.WARNING,
+                            "native FP4 kernels unavailable, using the Java fallback: " + NativeFp4Kernels.loadError());
+                    yield Fp4Kernels.java();
+                }
+                yield k;
+            }
+            default -> throw new IllegalArgumentException("system property wush.kernels: expected auto, native or java, got '"
+                    + mode + "'");
+        };
+    }
+}
