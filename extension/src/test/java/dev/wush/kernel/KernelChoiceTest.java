@@ -1,0 +1,65 @@
+package dev.wush.kernel;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.io.TempDir;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** The {@code wush.kernels} system property, in fresh JVMs (the choice is made once per JVM). */
+class KernelChoiceTest {
+
+    static String choose(String mode) throws IOException, InterruptedException {
+        return choose(mode, System.getProperty("java.class.path"));
+    }
+
+    static String choose(String mode, String classPath) throws IOException, InterruptedException {
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        Process p = new ProcessBuilder(List.of(java.toString(), "--enable-native-access=ALL-UNNAMED", "-Dwush.kernels=" + mode,
+                "-cp", classPath, PrintKernels.class.getName()))
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "child JVM finished");
+        return out.lines().reduce((a, b) -> b).orElse(""); // the last line: what PrintKernels printed
+    }
+
+    @Test
+    void javaForcesTheFallbackAndNativeOrAutoTakeTheLibrary() throws Exception {
+        assertEquals("java", choose("java"));
+        assertTrue(choose("native").startsWith("native"));
+        assertTrue(choose("auto").startsWith("native"));
+    }
+
+    @Test
+    void withoutTheLibraryAutoFallsBackToJavaAndNativeSaysWhy(@TempDir Path tmp) throws Exception {
+        // the main classes as a jar built without gcc would have them: everything but the .so
+        Path classes = Path.of(Fp4Kernels.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        Path copy = tmp.resolve("classes");
+        try (Stream<Path> files = Files.walk(classes)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                if (Files.isRegularFile(f) && !f.toString().endsWith(".so")) {
+                    Path target = copy.resolve(classes.relativize(f).toString());
+                    Files.createDirectories(target.getParent());
+                    Files.copy(f, target);
+                }
+            }
+        }
+        String classPath = System.getProperty("java.class.path").replace(classes.toString(), copy.toString());
+        assertTrue(classPath.contains(copy.toString()), classPath);
+        assertEquals("java", choose("auto", classPath));
+        String error = choose("native", classPath);
+        assertTrue(error.startsWith("error: wush.kernels=native: ") && error.contains("is not in the jar"), error);
+    }
+
+    @Test
+    void anUnknownChoiceIsAClearError() throws Exception {
+        assertEquals("error: system property wush.kernels: expected auto, native or java, got 'gpu'", choose("gpu"));
+    }
+}
