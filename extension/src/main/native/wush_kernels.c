@@ -2,7 +2,8 @@
  * Packed FP4 kernels for WUSH-quantized linear layers (CPU).
  *
  * Formats: E2M1 codes (bit 3 sign, bits 0-2 magnitude index of {0, .5, 1, 1.5, 2, 3, 4, 6}), two per
- * byte, element 2k in the low nibble. One 8-bit scale code per group of d elements (d = 32 MXFP4,
+ * byte: activation codes in the standard layout (element 2k in the low nibble), weight codes of the
+ * products in the split-nibble layout described above unpack32_avx2. One 8-bit scale code per group of d elements (d = 32 MXFP4,
  * d = 16 NVFP4); a scale code's value comes from a 256-entry table the caller passes (E8M0 or E4M3,
  * with the format's constants folded in), so the kernels do not depend on the scale encoding.
  * Transforms are per block of d features, passed transposed: tt[j*d + k] = T[k][j], stride tstride
@@ -21,7 +22,7 @@
 #include <string.h>
 #include <immintrin.h>
 
-#define WUSH_ABI 1
+#define WUSH_ABI 2
 enum { RULE_MXFP4 = 0, RULE_MXFP4_OCP = 1, RULE_NVFP4 = 2 };
 
 /* E2M1 magnitudes doubled, by code (sign bit 3). */
@@ -282,14 +283,21 @@ static float dot_w4a4_scalar(const int8_t *a, const float *as16, const uint8_t *
  * a: packed activation codes (rows, p/2), standard layout, and scale codes (rows, p/d);
  * w: (out, p/2) codes in the split-nibble layout and (out, p/d) scale codes.
  * p must be a multiple of 32 (NVFP4 layers with p = 16 mod 32 are padded by the caller).
+ * Returns 0, or -1 when scratch memory cannot be allocated.
  */
-void wush_gemm_w4a4(const uint8_t *a_codes, const uint8_t *a_scales, int32_t rows, const uint8_t *w_codes,
+int32_t wush_gemm_w4a4(const uint8_t *a_codes, const uint8_t *a_scales, int32_t rows, const uint8_t *w_codes,
                     const uint8_t *w_scales, int64_t o0, int64_t o1, int32_t p, int32_t d, const float *a_lut,
                     const float *w_lut, float *y, int64_t ldy) {
     int blocks = p / d;
     int8_t *a = malloc((size_t) rows * p + 64);
     float *as16 = malloc(sizeof(float) * ((size_t) rows * (p / 16) + 1));
     float *ws16 = malloc(sizeof(float) * (p / 16 + 1));
+    if (a == NULL || as16 == NULL || ws16 == NULL) {
+        free(a);
+        free(as16);
+        free(ws16);
+        return -1;
+    }
     for (int r = 0; r < rows; r++) {
         unpack_row(a_codes + (size_t) r * p / 2, p, a + (size_t) r * p);
         scales16(a_scales + (size_t) r * blocks, p, d, a_lut, as16 + (size_t) r * (p / 16));
@@ -318,6 +326,7 @@ void wush_gemm_w4a4(const uint8_t *a_codes, const uint8_t *a_scales, int32_t row
     free(a);
     free(as16);
     free(ws16);
+    return 0;
 }
 
 /* ---------- (c) W4A16 GEMV ---------- */
@@ -359,11 +368,12 @@ static float dot_w4a16_scalar(const float *x, const uint8_t *w, const float *ws1
 }
 
 /* y[r*ldy + o] = x[r] . w[o] for float activations x (rows, p), o in [o0, o1); w split-nibble. p a multiple of 32. */
-void wush_gemv_w4a16(const float *x, int32_t rows, const uint8_t *w_codes, const uint8_t *w_scales, int64_t o0,
+int32_t wush_gemv_w4a16(const float *x, int32_t rows, const uint8_t *w_codes, const uint8_t *w_scales, int64_t o0,
                      int64_t o1, int32_t p, int32_t d, const float *w_lut, float *y, int64_t ldy) {
     int blocks = p / d;
     const float *xo = x;
     float *ws16 = malloc(sizeof(float) * (p / 16 + 1));
+    if (ws16 == NULL) return -1;
     int fast = avx2();
     for (int64_t o = o0; o < o1; o++) {
         const uint8_t *w = w_codes + o * (p / 2);
@@ -374,6 +384,7 @@ void wush_gemv_w4a16(const float *x, int32_t rows, const uint8_t *w_codes, const
         }
     }
     free(ws16);
+    return 0;
 }
 
 /* Sum of n floats: reads n*4 bytes once, to measure memory bandwidth next to the kernels. */

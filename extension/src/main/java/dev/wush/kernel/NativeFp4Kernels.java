@@ -27,7 +27,7 @@ import java.util.Locale;
 final class NativeFp4Kernels implements Fp4Kernels {
 
     /** Must match WUSH_ABI in wush_kernels.c. */
-    static final int ABI = 1;
+    static final int ABI = 2;
     static final String RESOURCE = "linux-x86_64/libwushkernels.so";
 
     private static final NativeFp4Kernels INSTANCE;
@@ -75,9 +75,9 @@ final class NativeFp4Kernels implements Fp4Kernels {
                 JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS), critical);
         this.quantizeRows = handle(linker, lib, "wush_quantize_rows", FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG, JAVA_LONG,
                 JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_FLOAT, ADDRESS, ADDRESS, ADDRESS), critical);
-        this.gemmW4A4 = handle(linker, lib, "wush_gemm_w4a4", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, ADDRESS,
+        this.gemmW4A4 = handle(linker, lib, "wush_gemm_w4a4", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS,
                 ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG), critical);
-        this.gemvW4A16 = handle(linker, lib, "wush_gemv_w4a16", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT, ADDRESS, ADDRESS,
+        this.gemvW4A16 = handle(linker, lib, "wush_gemv_w4a16", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS,
                 JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG), critical);
         this.streamSum = handle(linker, lib, "wush_stream_sum", FunctionDescriptor.of(JAVA_DOUBLE, ADDRESS, JAVA_LONG), critical);
     }
@@ -148,7 +148,8 @@ final class NativeFp4Kernels implements Fp4Kernels {
         Bounds.check("activation scales", aScales, (long) rows * (p / d));
         Bounds.check("activation scale values", aScaleValues, 256 * 4);
         try {
-            gemmW4A4.invokeExact(aCodes, aScales, rows, wCodes, wScales, o0, o1, p, d, aScaleValues, wScaleValues, y, ldy);
+            status((int) gemmW4A4.invokeExact(aCodes, aScales, rows, wCodes, wScales, o0, o1, p, d, aScaleValues, wScaleValues, y, ldy),
+                    rows, p);
         } catch (Throwable e) {
             throw rethrow(e);
         }
@@ -160,7 +161,7 @@ final class NativeFp4Kernels implements Fp4Kernels {
         Bounds.packed(p, d, o1, wCodes, wScales, wScaleValues, y, rows, ldy);
         Bounds.check("x", x, (long) rows * p * 4);
         try {
-            gemvW4A16.invokeExact(x, rows, wCodes, wScales, o0, o1, p, d, wScaleValues, y, ldy);
+            status((int) gemvW4A16.invokeExact(x, rows, wCodes, wScales, o0, o1, p, d, wScaleValues, y, ldy), rows, p);
         } catch (Throwable e) {
             throw rethrow(e);
         }
@@ -173,6 +174,13 @@ final class NativeFp4Kernels implements Fp4Kernels {
             return (double) streamSum.invokeExact(x, n);
         } catch (Throwable e) {
             throw rethrow(e);
+        }
+    }
+
+    /** The kernels return -1 when their scratch buffers (about rows × p bytes) cannot be allocated. */
+    private static void status(int code, int rows, int p) {
+        if (code != 0) {
+            throw new OutOfMemoryError("native FP4 kernel: no memory for the scratch buffers of " + rows + " × " + p + " activations");
         }
     }
 
