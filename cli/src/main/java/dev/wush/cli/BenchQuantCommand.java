@@ -84,8 +84,7 @@ final class BenchQuantCommand implements Callable<Integer> {
         } catch (NumberFormatException e) {
             // fall through to the error below
         }
-        throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(new BenchQuantCommand()),
-                "--shape: expected OUTxIN with positive integers (e.g. 14336x4096), got '" + text + "'");
+        throw new IllegalArgumentException("--shape: expected OUTxIN with positive integers (e.g. 14336x4096), got '" + text + "'");
     }
 
     /** Times one random (out × in) layer; the first row is the fp32 matMul baseline. */

@@ -181,6 +181,10 @@ class CliTest {
         assertEquals(2, tooShort.code());
         assertOneLine(tooShort, "fewer than one window");
 
+        Run badShape = wush("bench-quant", "--shape", "4096by4096");
+        assertEquals(2, badShape.code());
+        assertOneLine(badShape, "--shape");
+
         Run missingOption = wush("eval", "--data", text.toString());
         assertEquals(2, missingOption.code());
         assertTrue(missingOption.err().contains("--model"), missingOption.err());
