@@ -190,6 +190,15 @@ static inline __m256i e2m1_lut_avx2(void) {
     return _mm256_inserti128_si256(_mm256_castsi128_si256(lut), lut, 1);
 }
 
+/* Sum of the eight lanes. */
+__attribute__((target("avx2")))
+static inline float hsum_avx2(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
 static void unpack32_scalar(const uint8_t *packed, int8_t *out) {
     for (int i = 0; i < 16; i++) {
         out[i] = E2M1_X2[packed[i] & 15];
@@ -228,10 +237,7 @@ static float dot_w4a4_avx2(const int8_t *a, const float *as16, const uint8_t *w,
                               : _mm256_set_m128(_mm_set1_ps(as16[2 * c + 1] * ws16[2 * c + 1]), _mm_set1_ps(as16[2 * c] * ws16[2 * c]));
         acc = _mm256_fmadd_ps(dot, sv, acc);
     }
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s) * 0.25f;
+    return hsum_avx2(acc) * 0.25f;
 }
 
 /* Four activation rows against one weight row: the weight chunk is unpacked once for all four. */
@@ -257,10 +263,7 @@ static void dot4_w4a4_avx2(const int8_t *a, const float *as16, size_t lda, const
         }
     }
     for (int r = 0; r < 4; r++) {
-        __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc[r]), _mm256_extractf128_ps(acc[r], 1));
-        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        s = _mm_add_ss(s, _mm_movehdup_ps(s));
-        out[r * ldo] = _mm_cvtss_f32(s) * 0.25f;
+        out[r * ldo] = hsum_avx2(acc[r]) * 0.25f;
     }
 }
 
@@ -347,10 +350,7 @@ static float dot_w4a16_avx2(const float *x, const uint8_t *w, const float *ws16,
         acc = _mm256_fmadd_ps(g0, _mm256_set1_ps(ws16[2 * c]), acc);
         acc = _mm256_fmadd_ps(g1, _mm256_set1_ps(ws16[2 * c + 1]), acc);
     }
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s) * 0.5f;
+    return hsum_avx2(acc) * 0.5f;
 }
 
 static float dot_w4a16_scalar(const float *x, const uint8_t *w, const float *ws16, int p) {

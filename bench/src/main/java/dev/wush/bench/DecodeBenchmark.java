@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import dev.wush.nn.BlockPaths;
@@ -16,6 +15,7 @@ import dev.wush.translators.GenerationConfig;
 import dev.wush.translators.TextGenerator;
 import dev.wush.zoo.llama.LlamaConfig;
 import dev.wush.zoo.llama.LlamaForCausalLM;
+import dev.wush.zoo.llama.LlamaLoader;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -73,7 +73,7 @@ public class DecodeBenchmark {
             if (name.equals("model.embed_tokens.weight")) {
                 embedding = array;
             }
-            parameter(lm, name).setArray(array);
+            LlamaLoader.parameter(lm, name).setArray(array);
         }
         if (impl.equals("w4a4")) {
             for (Map.Entry<String, Linear> e : BlockPaths.linears(lm).entrySet()) {
@@ -91,11 +91,6 @@ public class DecodeBenchmark {
             }
         }
         generator = new TextGenerator(lm, GenerationConfig.greedy(NEW_TOKENS), Set.of(), 4096);
-    }
-
-    private static Parameter parameter(Block root, String tensorName) {
-        int dot = tensorName.lastIndexOf('.');
-        return BlockPaths.find(root, tensorName.substring(0, dot)).getParameters().get(tensorName.substring(dot + 1));
     }
 
     @Benchmark

@@ -1,10 +1,10 @@
 package dev.wush.bench;
 
-import dev.wush.quant.format.GroupQuantizer;
 import dev.wush.quant.format.QuantFormat;
 import dev.wush.quant.format.QuantizedMatrix;
 import dev.wush.quant.layer.LayerTransform;
 import dev.wush.quant.layer.QuantizedLayer;
+import dev.wush.quant.layer.Rtn;
 import dev.wush.quant.transform.BlockTransform;
 import dev.wush.quant.transform.TransformKind;
 import dev.wush.quant.transform.Transforms;
@@ -37,10 +37,7 @@ final class RandomLayers {
 
     /** Quantizes real weights (out, in) with RTN in the given transform's space (no calibration needed). */
     static QuantizedLayer quantize(String name, float[] weight, int out, int in, QuantFormat format, TransformKind kind) {
-        LayerTransform t = transform(in, format.groupSize(), kind, new Random(0));
-        float[] w = weight.clone();
-        t.applyToWeights(w, out);
-        return new QuantizedLayer(name, format, t, out, in, GroupQuantizer.quantize(format, w, out, in));
+        return Rtn.quantize(name, weight, out, in, format, transform(in, format.groupSize(), kind, new Random(0)));
     }
 
     private static LayerTransform transform(int in, int d, TransformKind kind, Random random) {

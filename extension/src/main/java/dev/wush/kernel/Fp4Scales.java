@@ -7,10 +7,10 @@ import dev.wush.quant.format.QuantFormat;
 
 /**
  * What the kernels need to know of an E2M1 format: how a group's scale code is chosen ({@link #rule},
- * {@link #globalScale}) and the value of each of the 256 scale codes ({@link #values}, which fold in the
- * MXFP4 constant 1/3 or the NVFP4 global scale).
+ * {@link #globalScale}, for the native code; {@link #format} itself for Java) and the value of each of the
+ * 256 scale codes ({@link #values}, which fold in the MXFP4 constant 1/3 or the NVFP4 global scale).
  */
-public record Fp4Scales(int rule, float globalScale, int groupSize, float[] values) {
+public record Fp4Scales(E2M1Format format, int rule, float globalScale, float[] values) {
 
     /** MXFP4, official rule: {@code 2^floor(log2 amax)}, value ×1/3. */
     public static final int MXFP4 = 0;
@@ -34,7 +34,7 @@ public record Fp4Scales(int rule, float globalScale, int groupSize, float[] valu
         for (int c = 0; c < 256; c++) {
             values[c] = format.scaleValue(c);
         }
-        return new Fp4Scales(rule, g, format.groupSize(), values);
+        return new Fp4Scales((E2M1Format) format, rule, g, values);
     }
 
     /** True for the formats the kernels run: MXFP4 (both rules) and NVFP4. */

@@ -4,8 +4,6 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 
 import dev.wush.quant.format.E2M1;
-import dev.wush.quant.format.E4M3;
-import dev.wush.quant.format.E8M0;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -75,7 +73,7 @@ final class JavaFp4Kernels implements Fp4Kernels {
                     nan |= Float.isNaN(a);
                     amax = a > amax ? a : amax;
                 }
-                int sc = scaleCode(nan ? Float.NaN : amax, format);
+                int sc = format.format().scaleCodeOfAbsMax(nan ? Float.NaN : amax);
                 scales.set(JAVA_BYTE, r * blocks + b, (byte) sc);
                 float s = format.values()[sc];
                 for (int k = 0; k < d; k += 2) {
@@ -85,21 +83,6 @@ final class JavaFp4Kernels implements Fp4Kernels {
                 }
             }
         }
-    }
-
-    /** The scale code rules of {@code Mxfp4.scaleCode} and {@code Nvfp4.scaleCode}, for a group's AbsMax. */
-    static int scaleCode(float amax, Fp4Scales format) {
-        if (!Float.isFinite(amax)) {
-            return format.rule() == Fp4Scales.NVFP4 ? E4M3.NAN : E8M0.NAN;
-        }
-        if (format.rule() == Fp4Scales.NVFP4) {
-            return E4M3.encode(amax / (E2M1.MAX * format.globalScale()));
-        }
-        if (amax == 0) {
-            return 0;
-        }
-        int e = E8M0.floorLog2(amax);
-        return E8M0.encodeExponent(format.rule() == Fp4Scales.MXFP4_OCP ? e - 2 : e);
     }
 
     @Override

@@ -3,6 +3,14 @@ package dev.wush.quant.format;
 /** A group format whose elements are E2M1 (MXFP4, NVFP4): only the scale rule differs. */
 public interface E2M1Format extends QuantFormat {
 
+    /** The scale code of a group whose largest |x| is {@code amax} (NaN or infinity: the NaN code). */
+    int scaleCodeOfAbsMax(float amax);
+
+    @Override
+    default int scaleCode(float[] x, int offset, int length) {
+        return scaleCodeOfAbsMax(QuantFormat.absMax(x, offset, length));
+    }
+
     /** Both FP4 formats store 8-bit scale codes (E8M0 or E4M3). */
     @Override
     default int scaleBits() {

@@ -29,8 +29,7 @@ public record Mxfp4(Rule rule) implements E2M1Format {
     }
 
     @Override
-    public int scaleCode(float[] x, int offset, int length) {
-        float amax = QuantFormat.absMax(x, offset, length);
+    public int scaleCodeOfAbsMax(float amax) {
         if (!Float.isFinite(amax)) {
             return E8M0.NAN;
         }

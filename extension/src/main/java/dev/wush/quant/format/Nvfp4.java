@@ -30,8 +30,7 @@ public record Nvfp4(float globalScale, boolean fixed) implements E2M1Format {
     }
 
     @Override
-    public int scaleCode(float[] x, int offset, int length) {
-        float amax = QuantFormat.absMax(x, offset, length);
+    public int scaleCodeOfAbsMax(float amax) {
         if (!Float.isFinite(amax)) {
             return E4M3.NAN;
         }

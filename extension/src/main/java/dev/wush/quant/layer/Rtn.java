@@ -15,14 +15,17 @@ public final class Rtn {
     private Rtn() {}
 
     public static QuantizedLayer quantize(LayerInput layer, QuantFormat format, TransformKind kind, long seed) {
-        int d = format.groupSize();
-        int p = Padding.padded(layer.in(), d);
-        LayerTransform transform = transforms(layer, d, kind, seed);
-        float[] transformed = Padding.columns(layer.weight(), layer.out(), layer.in(), p);
-        transform.applyToWeights(transformed, layer.out());
+        LayerTransform transform = transforms(layer, format.groupSize(), kind, seed);
+        return quantize(layer.name(), layer.weight(), layer.out(), layer.in(), format, transform);
+    }
+
+    /** RTN of the weights (out, in) in the space of transforms already chosen (no calibration data needed). */
+    public static QuantizedLayer quantize(String name, float[] weight, int out, int in, QuantFormat format, LayerTransform transform) {
+        int p = transform.paddedIn();
+        float[] transformed = Padding.columns(weight, out, in, p);
+        transform.applyToWeights(transformed, out);
         QuantFormat f = Formats.forTensor(format, QuantFormat.absMax(transformed, 0, transformed.length));
-        return new QuantizedLayer(layer.name(), f, transform, layer.out(), layer.in(),
-                GroupQuantizer.quantize(f, transformed, layer.out(), p));
+        return new QuantizedLayer(name, f, transform, out, in, GroupQuantizer.quantize(f, transformed, out, p));
     }
 
     /** The transforms of every block of d input features, each from the block's own statistics. */

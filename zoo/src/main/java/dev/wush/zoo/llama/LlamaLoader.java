@@ -72,7 +72,8 @@ public final class LlamaLoader {
         }
     }
 
-    private static Parameter parameter(Block root, String tensorName) {
+    /** The parameter of {@code root} behind a Hugging Face tensor name, e.g. {@code model.norm.weight}. */
+    public static Parameter parameter(Block root, String tensorName) {
         int dot = tensorName.lastIndexOf('.');
         Block block = BlockPaths.find(root, tensorName.substring(0, dot));
         Parameter p = block.getParameters().get(tensorName.substring(dot + 1));
