@@ -1,6 +1,8 @@
 package dev.wush.kernel;
 
 import dev.wush.quant.format.E2M1Format;
+import dev.wush.quant.format.E4M3;
+import dev.wush.quant.format.E8M0;
 import dev.wush.quant.format.Mxfp4;
 import dev.wush.quant.format.Nvfp4;
 import dev.wush.quant.format.QuantFormat;
@@ -35,6 +37,28 @@ public record Fp4Scales(E2M1Format format, int rule, float globalScale, float[] 
             values[c] = format.scaleValue(c);
         }
         return new Fp4Scales((E2M1Format) format, rule, g, values);
+    }
+
+    /**
+     * The scale values split as {@code values[c] = baseValues()[c] (×) baseFactor()} for the GPU products:
+     * a base times any E2M1 value is exact in BF16 (powers of two for MXFP4, E4M3 values for NVFP4), and the
+     * factor (1/3 of the official MXFP4 rule, the NVFP4 global scale) is applied once to the product.
+     */
+    public float[] baseValues() {
+        float[] base = new float[256];
+        for (int c = 0; c < 256; c++) {
+            base[c] = format instanceof Nvfp4 ? E4M3.decode(c) : E8M0.decode(c);
+        }
+        return base;
+    }
+
+    /** See {@link #baseValues()}: 1/3 (MXFP4), 1 (MXFP4 OCP) or the NVFP4 global scale. */
+    public float baseFactor() {
+        return switch (rule) {
+            case MXFP4 -> 1f / 3;
+            case MXFP4_OCP -> 1f;
+            default -> globalScale;
+        };
     }
 
     /** True for the formats the kernels run: MXFP4 (both rules) and NVFP4. */

@@ -155,6 +155,25 @@ public final class PackedLayer {
         return codes.byteSize() + scaleCodes.byteSize() + transformsT.byteSize() + scaleValues.byteSize();
     }
 
+    /**
+     * The arrays the kernels read, as read-only native segments: what a device copy of this layer
+     * ({@code dev.wush.kernel.cuda.CudaPackedLayer}) uploads. Null for INT4, which has no packed kernels.
+     */
+    public KernelArrays kernelArrays() {
+        if (scales == null) {
+            return null;
+        }
+        return new KernelArrays(kernelIn, codes.asReadOnly(), scaleCodes.asReadOnly(), transformsT.equals(MemorySegment.NULL)
+                ? MemorySegment.NULL : transformsT.asReadOnly(), transformStride, scales);
+    }
+
+    /**
+     * A layer's kernel arrays: codes (out, kernelIn/2) in the split-nibble layout, scale codes (out, kernelIn/d),
+     * transposed transforms ({@code NULL} for the identity, one shared matrix when {@code transformStride} is 0).
+     */
+    public record KernelArrays(int kernelIn, MemorySegment codes, MemorySegment scaleCodes, MemorySegment transformsT,
+            long transformStride, Fp4Scales scales) {}
+
     /** The stored weights, (out, paddedIn), copied out of native memory (for saving). */
     public QuantizedMatrix weight() {
         int groups = paddedIn / d;

@@ -9,7 +9,13 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import dev.wush.nn.NamedBlock;
 import dev.wush.kernel.PackedLayer;
+import dev.wush.kernel.cuda.CudaKernels;
+import dev.wush.kernel.cuda.CudaPackedLayer;
+import dev.wush.kernel.cuda.TorchCuda;
 import dev.wush.quant.layer.QuantizedLayer;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.logging.Logger;
 
 /**
  * The quantized replacement of a {@code Linear}: {@code y = q(x_pad · Tᵀ) · Ŵᵀ (+ bias)}. It keeps only
@@ -18,11 +24,20 @@ import dev.wush.quant.layer.QuantizedLayer;
  * block by block and quantized per token and group in the layer's format by one fused kernel, then
  * multiplied with the packed weights (W4A4); with activation quantization off the transformed floats are
  * multiplied directly (W4A16).
+ *
+ * <p>On a GPU: when the input is a PyTorch-engine array on a CUDA device, the layer is copied to that device
+ * once ({@link CudaPackedLayer}) and the CUDA kernels run on the arrays' device pointers, on PyTorch's
+ * current stream, with no copies of activations. INT4 layers, which have no CUDA kernels, go through the
+ * host (with a warning, once).
  */
 public final class WushLinear extends NamedBlock {
 
+    private static final Logger LOG = Logger.getLogger(WushLinear.class.getName());
+
     private final PackedLayer packed;
     private final NDArray bias; // (out) or null
+    private final Map<Integer, CudaPackedLayer> onDevice = new ConcurrentHashMap<>(); // by CUDA device id
+    private volatile boolean warnedHost;
 
     /**
      * @param manager owns the arrays this block keeps (a model's manager)
@@ -67,13 +82,36 @@ public final class WushLinear extends NamedBlock {
             throw new IllegalArgumentException(packed.name() + ": expected " + in + " input features, got " + shape);
         }
         int rows = Math.toIntExact(shape.size() / in);
-        float[] y = packed.forward(x.toType(DataType.FLOAT32, false).toFloatArray(), rows);
         long[] outShape = shape.getShape().clone();
         outShape[outShape.length - 1] = packed.out();
-        NDArray result = x.getManager().create(y, new Shape(outShape));
+        NDArray result;
+        if (x.getDevice().isGpu() && packed.kernelArrays() != null) {
+            result = forwardCuda(x, rows).reshape(new Shape(outShape));
+        } else {
+            if (x.getDevice().isGpu() && !warnedHost) {
+                warnedHost = true;
+                LOG.warning(packed.name() + ": " + packed.format().name() + " has no CUDA kernels; this layer runs on the CPU"
+                        + " and copies its activations to and from " + x.getDevice());
+            }
+            float[] y = packed.forward(x.toType(DataType.FLOAT32, false).toFloatArray(), rows);
+            result = x.getManager().create(y, new Shape(outShape)).toDevice(x.getDevice(), false);
+        }
         if (bias != null) {
             result = result.add(bias);
         }
         return new NDList(result.toType(dtype, false));
+    }
+
+    /** (rows, out) float32 on x's device, computed by the CUDA kernels on PyTorch's current stream. */
+    private NDArray forwardCuda(NDArray x, int rows) {
+        int device = x.getDevice().getDeviceId();
+        CudaKernels cuda = CudaKernels.require();
+        cuda.setDevice(device);
+        CudaPackedLayer layer = onDevice.computeIfAbsent(device, id -> new CudaPackedLayer(packed));
+        TorchCuda.Pointer input = TorchCuda.pointer(x.toType(DataType.FLOAT32, false));
+        NDArray y = x.getManager().create(new Shape(rows, packed.out()), DataType.FLOAT32, x.getDevice());
+        TorchCuda.Pointer output = TorchCuda.pointer(y);
+        layer.forward(input.address(), rows, output.address(), TorchCuda.currentStream(x.getDevice()));
+        return y;
     }
 }

@@ -1,0 +1,670 @@
+/*
+ * CUDA kernels for WUSH-quantized linear layers: the GPU side of the CPU kernels in
+ * src/main/native/wush_kernels.c, on the same layouts (see wush_cuda.h).
+ *
+ *   (a) quantize_exact_kernel / quantize_tc_kernel: fused per-block transform + MXFP4/NVFP4 quantization
+ *       of activations, one pass over them; the tensor-core variant does the d×d block products with
+ *       WMMA TF32 (three products per element pair for about float32 accuracy).
+ *   (b) gemm_tc_kernel: packed W4A4 GEMM; 128×128 output tiles, FP4 tiles unpacked in shared memory to
+ *       BF16 (E2M1 × scale base is exact in BF16), BF16 tensor cores (WMMA), float32 accumulation.
+ *   (c) gemv_w4a4_kernel / gemv_w4a16_kernel: memory-bound decode products, one warp per output
+ *       feature, 16-byte coalesced weight loads; W4A4 does exact integer group dots with dp4a.
+ */
+#include <cuda_runtime.h>
+#include <cuda_bf16.h>
+#include <mma.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "wush_cuda.h"
+#include "wush_fp4.cuh"
+
+#ifndef WUSH_CUDA_ARCHS
+#define WUSH_CUDA_ARCHS "unknown"
+#endif
+
+using namespace nvcuda;
+
+namespace {
+
+constexpr unsigned FULL_MASK = 0xFFFFFFFFu;
+
+/* ---------- helpers ---------- */
+
+/* Four E2M1 codes, one per byte (0..15), to their doubled values as four int8 {0, ±1, ±2, ±3, ±4, ±6, ±8, ±12}. */
+__device__ __forceinline__ uint32_t e2m1x2_4(uint32_t n) {
+    uint32_t sel = (n & 0x7u) | ((n >> 4) & 0x70u) | ((n >> 8) & 0x700u) | ((n >> 12) & 0x7000u);
+    uint32_t mag = __byte_perm(0x03020100u, 0x0C080604u, sel);
+    uint32_t neg = ((n >> 3) & 0x01010101u) * 0xFFu;
+    return __vsub4(mag ^ neg, neg);
+}
+
+/* Doubled values of 32 split-nibble codes (16 bytes), in element order: out[0..3] elements 0-15, out[4..7] 16-31. */
+__device__ __forceinline__ void unpack_split32(uint4 w, uint32_t out[8]) {
+    out[0] = e2m1x2_4(w.x & 0x0F0F0F0Fu);
+    out[1] = e2m1x2_4(w.y & 0x0F0F0F0Fu);
+    out[2] = e2m1x2_4(w.z & 0x0F0F0F0Fu);
+    out[3] = e2m1x2_4(w.w & 0x0F0F0F0Fu);
+    out[4] = e2m1x2_4((w.x >> 4) & 0x0F0F0F0Fu);
+    out[5] = e2m1x2_4((w.y >> 4) & 0x0F0F0F0Fu);
+    out[6] = e2m1x2_4((w.z >> 4) & 0x0F0F0F0Fu);
+    out[7] = e2m1x2_4((w.w >> 4) & 0x0F0F0F0Fu);
+}
+
+/* Doubled values of 8 standard-layout codes (4 bytes: element 2k low, 2k+1 high), in element order. */
+__device__ __forceinline__ void unpack_standard8(uint32_t w, uint32_t &first, uint32_t &second) {
+    uint32_t lo = w & 0x0F0F0F0Fu, hi = (w >> 4) & 0x0F0F0F0Fu;
+    first = e2m1x2_4(__byte_perm(lo, hi, 0x5140));
+    second = e2m1x2_4(__byte_perm(lo, hi, 0x7362));
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float e2m1_value(int code) {
+    const float mag[8] = WUSH_E2M1_VALUES;
+    float v = 0;
+#pragma unroll
+    for (int i = 0; i < 8; i++) v = (code & 7) == i ? mag[i] : v; /* selects, no indexed local array */
+    return (code & 8) ? -v : v;
+}
+
+int sm_count() {
+    static int cached[64];
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 132;
+    if (cached[dev] == 0) {
+        int n = 0;
+        cached[dev] = cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess && n > 0 ? n : 132;
+    }
+    return cached[dev];
+}
+
+int smem_optin() {
+    int dev = 0, n = 48 * 1024;
+    if (cudaGetDevice(&dev) == cudaSuccess) cudaDeviceGetAttribute(&n, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
+    return n;
+}
+
+int32_t launched() {
+    return (int32_t) cudaGetLastError();
+}
+
+/* ---------- (a) transform and quantize activations ---------- */
+
+__global__ void transform_exact_kernel(const float *__restrict__ x, int64_t rows, int p, int d, const float *__restrict__ tt,
+                                       int64_t tstride, float *__restrict__ y) {
+    int blocks = p / d;
+    for (int64_t i = blockIdx.x * (int64_t) blockDim.x + threadIdx.x; i < rows * blocks; i += (int64_t) gridDim.x * blockDim.x) {
+        int64_t r = i / blocks;
+        int b = (int) (i % blocks);
+        const float *t = tt == nullptr ? nullptr : tt + b * tstride;
+        float v[32];
+        wush_transform_block(x + r * p + (int64_t) b * d, t, d, v);
+        for (int k = 0; k < d; k++) y[r * p + (int64_t) b * d + k] = v[k];
+    }
+}
+
+/* One thread per (row, block): the CPU kernels' arithmetic, in the same order. */
+__global__ void quantize_exact_kernel(const float *__restrict__ x, int64_t rows, int p, int d, const float *__restrict__ tt,
+                                      int64_t tstride, int rule, float global, const float *__restrict__ lut,
+                                      uint8_t *__restrict__ codes, uint8_t *__restrict__ scales) {
+    __shared__ float slut[256];
+    for (int i = threadIdx.x; i < 256; i += blockDim.x) slut[i] = lut[i];
+    __syncthreads();
+    int blocks = p / d;
+    for (int64_t i = blockIdx.x * (int64_t) blockDim.x + threadIdx.x; i < rows * blocks; i += (int64_t) gridDim.x * blockDim.x) {
+        int64_t r = i / blocks;
+        int b = (int) (i % blocks);
+        const float *t = tt == nullptr ? nullptr : tt + b * tstride;
+        float v[32];
+        uint8_t c[16];
+        wush_transform_block(x + r * p + (int64_t) b * d, t, d, v);
+        int sc = wush_quantize_group(v, d, rule, global, slut, c);
+        uint8_t *out = codes + (r * p + (int64_t) b * d) / 2;
+        for (int k = 0; k < d / 2; k++) out[k] = c[k];
+        scales[r * blocks + b] = (uint8_t) sc;
+    }
+}
+
+/* x ≈ hi + lo, both TF32, for the three-product (about float32) tensor-core sum. */
+template <typename Frag>
+__device__ __forceinline__ void split_tf32(Frag &hi, Frag &lo) {
+#pragma unroll
+    for (int i = 0; i < hi.num_elements; i++) {
+        float v = hi.x[i];
+        float h = wmma::__float_to_tf32(v);
+        hi.x[i] = h;
+        lo.x[i] = wmma::__float_to_tf32(v - h);
+    }
+}
+
+/*
+ * Tensor-core variant: a CTA of 4 warps takes 64 rows of one block b; each warp multiplies its 16×D
+ * activation tile by Tᵀ (D×D, in shared memory) with TF32 WMMA, puts the result back in shared memory and
+ * quantizes it, two lanes per row.
+ */
+template <int D>
+__global__ void __launch_bounds__(128) quantize_tc_kernel(const float *__restrict__ x, int64_t rows, int p,
+                                                          const float *__restrict__ tt, int64_t tstride, int rule,
+                                                          float global, const float *__restrict__ lut,
+                                                          uint8_t *__restrict__ codes, uint8_t *__restrict__ scales) {
+    constexpr int LD = D + 8;
+    __shared__ __align__(32) float xs[64 * LD];
+    __shared__ __align__(32) float ts[D * LD];
+    __shared__ float slut[256];
+    const int b = blockIdx.x;
+    const int64_t r0 = (int64_t) blockIdx.y * 64;
+    const int blocks = p / D;
+    const float *t = tt + b * tstride;
+    for (int i = threadIdx.x; i < 256; i += 128) slut[i] = lut[i];
+    for (int i = threadIdx.x; i < D * D; i += 128) ts[(i / D) * LD + i % D] = t[i];
+    for (int i = threadIdx.x; i < 64 * D / 4; i += 128) {
+        int r = i / (D / 4), c4 = i % (D / 4);
+        float4 v = make_float4(0.f, 0.f, 0.f, 0.f);
+        if (r0 + r < rows) v = *reinterpret_cast<const float4 *>(x + (r0 + r) * p + (int64_t) b * D + 4 * c4);
+        *reinterpret_cast<float4 *>(xs + r * LD + 4 * c4) = v;
+    }
+    __syncthreads();
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    float *xw = xs + warp * 16 * LD;
+    wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[D / 16];
+#pragma unroll
+    for (int n = 0; n < D / 16; n++) wmma::fill_fragment(acc[n], 0.0f);
+#pragma unroll
+    for (int k = 0; k < D; k += 8) {
+        wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> a_hi, a_lo;
+        wmma::load_matrix_sync(a_hi, xw + k, LD);
+        split_tf32(a_hi, a_lo);
+#pragma unroll
+        for (int n = 0; n < D / 16; n++) {
+            wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> b_hi, b_lo;
+            wmma::load_matrix_sync(b_hi, ts + k * LD + 16 * n, LD);
+            split_tf32(b_hi, b_lo);
+            wmma::mma_sync(acc[n], a_lo, b_hi, acc[n]);
+            wmma::mma_sync(acc[n], a_hi, b_lo, acc[n]);
+            wmma::mma_sync(acc[n], a_hi, b_hi, acc[n]);
+        }
+    }
+    __syncwarp();
+#pragma unroll
+    for (int n = 0; n < D / 16; n++) wmma::store_matrix_sync(xw + 16 * n, acc[n], LD, wmma::mem_row_major);
+    __syncwarp();
+    const int rr = lane >> 1, half = lane & 1;
+    const float *y = xw + rr * LD + half * (D / 2);
+    float amax = 0;
+    int nan = 0;
+#pragma unroll
+    for (int k = 0; k < D / 2; k++) {
+        float a = fabsf(y[k]);
+        nan |= isnan(a);
+        amax = a > amax ? a : amax;
+    }
+    float other = __shfl_xor_sync(FULL_MASK, amax, 1);
+    nan |= __shfl_xor_sync(FULL_MASK, nan, 1);
+    amax = other > amax ? other : amax;
+    const int sc = wush_scale_code(nan ? NAN : amax, rule, global);
+    const float s = slut[sc];
+    const int64_t r = r0 + warp * 16 + rr;
+    if (r < rows) {
+        uint32_t packed[D / 16] = {};
+#pragma unroll
+        for (int k = 0; k < D / 2; k++) {
+            uint32_t c = s == 0 ? 0 : (uint32_t) wush_e2m1_encode(wush_div(y[k], s));
+            packed[k / 8] |= c << (4 * (k % 8));
+        }
+        uint8_t *out = codes + (r * p + (int64_t) b * D + half * (D / 2)) / 2;
+        if (D == 32) {
+            *reinterpret_cast<uint2 *>(out) = make_uint2(packed[0], packed[D / 16 - 1]);
+        } else {
+            *reinterpret_cast<uint32_t *>(out) = packed[0];
+        }
+        if (half == 0) scales[r * blocks + b] = (uint8_t) sc;
+    }
+}
+
+/* ---------- (b) W4A4 tensor-core GEMM ---------- */
+
+constexpr int TM = 128, TN = 128, TK = 32, TLD = TK + 8; /* tile sizes; TLD: BF16 row stride in shared memory */
+
+/*
+ * y (rows, out) = alpha · A (rows, p) · Wᵀ. 256 threads: threads 0-127 unpack one activation row of the
+ * next 32-wide K chunk each, threads 128-255 one weight row, into BF16 (value × scale base, exact);
+ * 8 warps of 64×32 outputs run WMMA 16×16×16 BF16 with float32 accumulators. The next chunk's packed bytes
+ * are loaded into registers while the tensor cores work on the current one (two shared-memory stages).
+ */
+template <int D>
+__global__ void __launch_bounds__(256) gemm_tc_kernel(const uint8_t *__restrict__ a_codes, const uint8_t *__restrict__ a_scales,
+                                                      int rows, const uint8_t *__restrict__ w_codes,
+                                                      const uint8_t *__restrict__ w_scales, int64_t out, int p,
+                                                      const float *__restrict__ a_base, const float *__restrict__ w_base,
+                                                      float alpha, float *__restrict__ y, int64_t ldy) {
+    __shared__ __align__(32) __nv_bfloat16 as[2][TM * TLD];
+    __shared__ __align__(32) __nv_bfloat16 ws[2][TN * TLD];
+    __shared__ float abase[256], wbase[256], e2m1v[16];
+    const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+    const int64_t n0 = (int64_t) blockIdx.x * TN, m0 = (int64_t) blockIdx.y * TM;
+    const int chunks = p / 32, blocks = p / D;
+    for (int i = tid; i < 256; i += 256) {
+        abase[i] = a_base[i];
+        wbase[i] = w_base[i];
+    }
+    if (tid < 16) e2m1v[tid] = e2m1_value(tid);
+
+    const bool is_a = tid < TM; /* warp-uniform */
+    const int lr = is_a ? tid : tid - TM;
+    const int64_t grow = is_a ? m0 + lr : n0 + lr;
+    const bool valid = is_a ? grow < rows : grow < out;
+    const uint8_t *src = (is_a ? a_codes : w_codes) + (valid ? grow : 0) * (int64_t) (p / 2);
+    const uint8_t *ssrc = (is_a ? a_scales : w_scales) + (valid ? grow : 0) * (int64_t) blocks;
+    const float *base = is_a ? abase : wbase;
+    uint4 pk = make_uint4(0, 0, 0, 0);
+    int s0 = 0, s1 = 0;
+
+    auto load = [&](int c) {
+        if (valid) {
+            pk = __ldg(reinterpret_cast<const uint4 *>(src) + c);
+            s0 = ssrc[D == 32 ? c : 2 * c];
+            s1 = ssrc[D == 32 ? c : 2 * c + 1];
+        }
+    };
+    auto store = [&](int buf) {
+        const float lo = base[s0], hi = base[s1];
+        const uint32_t words[4] = {pk.x, pk.y, pk.z, pk.w};
+        __align__(16) __nv_bfloat16 v[32];
+#pragma unroll
+        for (int i = 0; i < 16; i++) {
+            int byte = (words[i / 4] >> (8 * (i % 4))) & 0xFF;
+            float e0 = e2m1v[byte & 15], e1 = e2m1v[byte >> 4];
+            if (is_a) { /* standard layout: byte i holds elements 2i, 2i + 1 */
+                v[2 * i] = __float2bfloat16_rn(e0 * (2 * i < 16 ? lo : hi));
+                v[2 * i + 1] = __float2bfloat16_rn(e1 * (2 * i + 1 < 16 ? lo : hi));
+            } else { /* split layout: byte i holds elements i, 16 + i */
+                v[i] = __float2bfloat16_rn(e0 * lo);
+                v[16 + i] = __float2bfloat16_rn(e1 * hi);
+            }
+        }
+        uint4 *dst = reinterpret_cast<uint4 *>((is_a ? as[buf] : ws[buf]) + lr * TLD);
+        const uint4 *vv = reinterpret_cast<const uint4 *>(v);
+#pragma unroll
+        for (int q = 0; q < 4; q++) dst[q] = vv[q];
+    };
+
+    const int wm = warp / 4, wn = warp % 4; /* this warp's 64×32 part of the tile */
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[4][2];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.0f);
+
+    __syncthreads(); /* scale tables */
+    load(0);
+    store(0);
+    __syncthreads();
+    for (int c = 0; c < chunks; c++) {
+        const int buf = c & 1;
+        if (c + 1 < chunks) load(c + 1);
+#pragma unroll
+        for (int kk = 0; kk < TK; kk += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa[4];
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fb[2];
+#pragma unroll
+            for (int i = 0; i < 4; i++) wmma::load_matrix_sync(fa[i], as[buf] + (wm * 64 + 16 * i) * TLD + kk, TLD);
+#pragma unroll
+            for (int j = 0; j < 2; j++) wmma::load_matrix_sync(fb[j], ws[buf] + (wn * 32 + 16 * j) * TLD + kk, TLD);
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
+        }
+        if (c + 1 < chunks) store(buf ^ 1);
+        __syncthreads();
+    }
+
+    /* epilogue: each warp stages 16×16 tiles in (now free) shared memory and writes the in-range part */
+    float *stage = reinterpret_cast<float *>(&as[0][0]) + warp * 256;
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+#pragma unroll
+        for (int j = 0; j < 2; j++) {
+#pragma unroll
+            for (int e = 0; e < acc[i][j].num_elements; e++) acc[i][j].x[e] *= alpha;
+            wmma::store_matrix_sync(stage, acc[i][j], 16, wmma::mem_row_major);
+            __syncwarp();
+            for (int e = lane; e < 256; e += 32) {
+                int64_t gm = m0 + wm * 64 + 16 * i + e / 16, gn = n0 + wn * 32 + 16 * j + e % 16;
+                if (gm < rows && gn < out) y[gm * ldy + gn] = stage[e];
+            }
+            __syncwarp();
+        }
+    }
+}
+
+/* ---------- (c) decode GEMVs ---------- */
+
+constexpr int GEMV_THREADS = 256, GEMV_WARPS = GEMV_THREADS / 32, GEMV_MAX_ROWS = 4;
+
+/*
+ * W4A4 for R ≤ 4 rows: the CTA unpacks the activation codes once into shared memory (doubled int8 values,
+ * element order, and a scale value per 16), then each warp takes output features in turn: lane c reads
+ * 16 bytes of weights (32 elements) per step, and the group dots are exact int32 sums of dp4a.
+ */
+template <int D, int R>
+__global__ void __launch_bounds__(GEMV_THREADS) gemv_w4a4_kernel(const uint8_t *__restrict__ a_codes,
+                                                                 const uint8_t *__restrict__ a_scales,
+                                                                 const uint8_t *__restrict__ w_codes,
+                                                                 const uint8_t *__restrict__ w_scales, int64_t out, int p,
+                                                                 const float *__restrict__ a_base,
+                                                                 const float *__restrict__ w_base, float alpha,
+                                                                 float *__restrict__ y, int64_t ldy) {
+    extern __shared__ __align__(16) uint8_t smem[];
+    uint32_t *av = reinterpret_cast<uint32_t *>(smem);                      /* (R, p/4) words of 4 int8 */
+    float *as16 = reinterpret_cast<float *>(smem + (size_t) R * p);         /* (R, p/16) */
+    __shared__ float wbase[256];
+    const int blocks = p / D, groups16 = p / 16;
+    for (int i = threadIdx.x; i < 256; i += GEMV_THREADS) wbase[i] = w_base[i];
+    const uint32_t *aw = reinterpret_cast<const uint32_t *>(a_codes);
+    for (int i = threadIdx.x; i < R * p / 8; i += GEMV_THREADS) {
+        uint32_t first, second;
+        unpack_standard8(__ldg(aw + i), first, second);
+        av[2 * i] = first;
+        av[2 * i + 1] = second;
+    }
+    for (int i = threadIdx.x; i < R * groups16; i += GEMV_THREADS) {
+        int r = i / groups16, g = i % groups16;
+        as16[i] = a_base[a_scales[(int64_t) r * blocks + g * 16 / D]];
+    }
+    __syncthreads();
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    for (int64_t o = (int64_t) blockIdx.x * GEMV_WARPS + warp; o < out; o += (int64_t) gridDim.x * GEMV_WARPS) {
+        const uint4 *wrow = reinterpret_cast<const uint4 *>(w_codes + o * (p / 2));
+        const uint8_t *wsc = w_scales + o * blocks;
+        float acc[R];
+#pragma unroll
+        for (int r = 0; r < R; r++) acc[r] = 0;
+        for (int c = lane; c < p / 32; c += 32) {
+            uint32_t wv[8];
+            unpack_split32(__ldg(wrow + c), wv);
+            const float wlo = wbase[wsc[D == 32 ? c : 2 * c]], whi = D == 32 ? wlo : wbase[wsc[2 * c + 1]];
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                const uint4 *ar = reinterpret_cast<const uint4 *>(av + (size_t) r * (p / 4) + 8 * c);
+                uint4 a0 = ar[0], a1 = ar[1];
+                int lo = __dp4a((int) wv[0], (int) a0.x, 0);
+                lo = __dp4a((int) wv[1], (int) a0.y, lo);
+                lo = __dp4a((int) wv[2], (int) a0.z, lo);
+                lo = __dp4a((int) wv[3], (int) a0.w, lo);
+                int hi = __dp4a((int) wv[4], (int) a1.x, 0);
+                hi = __dp4a((int) wv[5], (int) a1.y, hi);
+                hi = __dp4a((int) wv[6], (int) a1.z, hi);
+                hi = __dp4a((int) wv[7], (int) a1.w, hi);
+                const float *asr = as16 + (size_t) r * groups16 + 2 * c;
+                acc[r] += (float) lo * (asr[0] * wlo) + (float) hi * (asr[1] * whi);
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            float s = warp_sum(acc[r]);
+            if (lane == 0) y[r * ldy + o] = s * 0.25f * alpha;
+        }
+    }
+}
+
+/* W4A16 for R ≤ 4 rows: as gemv_w4a4_kernel with float activations read through the cache. */
+template <int D, int R>
+__global__ void __launch_bounds__(GEMV_THREADS) gemv_w4a16_kernel(const float *__restrict__ x, const uint8_t *__restrict__ w_codes,
+                                                                  const uint8_t *__restrict__ w_scales, int64_t out, int p,
+                                                                  const float *__restrict__ w_base, float alpha,
+                                                                  float *__restrict__ y, int64_t ldy) {
+    __shared__ float wbase[256];
+    for (int i = threadIdx.x; i < 256; i += GEMV_THREADS) wbase[i] = w_base[i];
+    __syncthreads();
+    const int blocks = p / D;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    for (int64_t o = (int64_t) blockIdx.x * GEMV_WARPS + warp; o < out; o += (int64_t) gridDim.x * GEMV_WARPS) {
+        const uint4 *wrow = reinterpret_cast<const uint4 *>(w_codes + o * (p / 2));
+        const uint8_t *wsc = w_scales + o * blocks;
+        float acc[R];
+#pragma unroll
+        for (int r = 0; r < R; r++) acc[r] = 0;
+        for (int c = lane; c < p / 32; c += 32) {
+            uint32_t wv[8];
+            unpack_split32(__ldg(wrow + c), wv);
+            const float wlo = wbase[wsc[D == 32 ? c : 2 * c]], whi = D == 32 ? wlo : wbase[wsc[2 * c + 1]];
+#pragma unroll
+            for (int r = 0; r < R; r++) {
+                const float4 *xr = reinterpret_cast<const float4 *>(x + (int64_t) r * p + 32 * c);
+                float half_sum[2];
+#pragma unroll
+                for (int h = 0; h < 2; h++) {
+                    float s = 0;
+#pragma unroll
+                    for (int q = 0; q < 4; q++) {
+                        float4 xv = __ldg(xr + 4 * h + q);
+                        uint32_t w4 = wv[4 * h + q];
+                        s += xv.x * (float) (int8_t) (w4 & 0xFF) + xv.y * (float) (int8_t) ((w4 >> 8) & 0xFF)
+                           + xv.z * (float) (int8_t) ((w4 >> 16) & 0xFF) + xv.w * (float) (int8_t) (w4 >> 24);
+                    }
+                    half_sum[h] = s;
+                }
+                acc[r] += half_sum[0] * wlo + half_sum[1] * whi;
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            float s = warp_sum(acc[r]);
+            if (lane == 0) y[r * ldy + o] = s * 0.5f * alpha;
+        }
+    }
+}
+
+/* ---------- launchers ---------- */
+
+int grid_for(int64_t items, int per_block) {
+    int64_t want = (items + per_block - 1) / per_block;
+    int64_t cap = (int64_t) sm_count() * 8;
+    return (int) (want < 1 ? 1 : want < cap ? want : cap);
+}
+
+size_t gemv_smem(int rows, int p) {
+    return (size_t) rows * p + (size_t) rows * (p / 16) * sizeof(float);
+}
+
+template <int D, int R>
+int32_t launch_gemv_w4a4(cudaStream_t s, const uint8_t *ac, const uint8_t *asc, const uint8_t *wc, const uint8_t *wsc,
+                         int64_t out, int p, const float *ab, const float *wb, float alpha, float *y, int64_t ldy) {
+    size_t smem = gemv_smem(R, p);
+    if (smem > 48 * 1024) {
+        cudaError_t e = cudaFuncSetAttribute(gemv_w4a4_kernel<D, R>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) smem);
+        if (e != cudaSuccess) return (int32_t) e;
+    }
+    int per_sm_blocks = (int) (smem_optin() / (smem + 2048));
+    int64_t cap = (int64_t) sm_count() * (per_sm_blocks < 1 ? 1 : per_sm_blocks > 4 ? 4 : per_sm_blocks);
+    int64_t want = (out + GEMV_WARPS - 1) / GEMV_WARPS;
+    int grid = (int) (want < cap ? want : cap);
+    gemv_w4a4_kernel<D, R><<<grid, GEMV_THREADS, smem, s>>>(ac, asc, wc, wsc, out, p, ab, wb, alpha, y, ldy);
+    return launched();
+}
+
+template <int D>
+int32_t gemv_w4a4_rows(cudaStream_t s, int rows, const uint8_t *ac, const uint8_t *asc, const uint8_t *wc,
+                       const uint8_t *wsc, int64_t out, int p, const float *ab, const float *wb, float alpha, float *y,
+                       int64_t ldy) {
+    switch (rows) {
+    case 1: return launch_gemv_w4a4<D, 1>(s, ac, asc, wc, wsc, out, p, ab, wb, alpha, y, ldy);
+    case 2: return launch_gemv_w4a4<D, 2>(s, ac, asc, wc, wsc, out, p, ab, wb, alpha, y, ldy);
+    case 3: return launch_gemv_w4a4<D, 3>(s, ac, asc, wc, wsc, out, p, ab, wb, alpha, y, ldy);
+    default: return launch_gemv_w4a4<D, 4>(s, ac, asc, wc, wsc, out, p, ab, wb, alpha, y, ldy);
+    }
+}
+
+template <int D>
+int32_t gemv_w4a16_rows(cudaStream_t s, int rows, const float *x, const uint8_t *wc, const uint8_t *wsc, int64_t out, int p,
+                        const float *wb, float alpha, float *y, int64_t ldy) {
+    int grid = grid_for(out, GEMV_WARPS);
+    switch (rows) {
+    case 1: gemv_w4a16_kernel<D, 1><<<grid, GEMV_THREADS, 0, s>>>(x, wc, wsc, out, p, wb, alpha, y, ldy); break;
+    case 2: gemv_w4a16_kernel<D, 2><<<grid, GEMV_THREADS, 0, s>>>(x, wc, wsc, out, p, wb, alpha, y, ldy); break;
+    case 3: gemv_w4a16_kernel<D, 3><<<grid, GEMV_THREADS, 0, s>>>(x, wc, wsc, out, p, wb, alpha, y, ldy); break;
+    default: gemv_w4a16_kernel<D, 4><<<grid, GEMV_THREADS, 0, s>>>(x, wc, wsc, out, p, wb, alpha, y, ldy); break;
+    }
+    return launched();
+}
+
+bool gemv_fits(int rows, int p) {
+    return rows <= GEMV_MAX_ROWS && gemv_smem(rows, p) + 2048 <= (size_t) smem_optin();
+}
+
+bool bad_format(int32_t p, int32_t d) {
+    return (d != 16 && d != 32) || p <= 0 || p % 32 != 0;
+}
+
+} // namespace
+
+/* ---------- C API ---------- */
+
+extern "C" {
+
+int32_t wush_cuda_abi_version(void) { return WUSH_CUDA_ABI; }
+
+const char *wush_cuda_error_string(int32_t status) {
+    if (status == WUSH_CUDA_E_ARGUMENT) return "invalid argument to a wush CUDA kernel (size, block size or format)";
+    if (status == WUSH_CUDA_E_UNSUPPORTED) return "no wush CUDA kernel for these sizes on this device";
+    return cudaGetErrorString((cudaError_t) status);
+}
+
+const char *wush_cuda_compiled_archs(void) { return WUSH_CUDA_ARCHS; }
+
+int32_t wush_cuda_device_count(int32_t *count) {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    *count = e == cudaSuccess ? n : 0;
+    return (int32_t) e;
+}
+
+int32_t wush_cuda_device_info(int32_t device, int32_t *major, int32_t *minor, char *name, int32_t name_len) {
+    cudaDeviceProp prop;
+    cudaError_t e = cudaGetDeviceProperties(&prop, device);
+    if (e != cudaSuccess) return (int32_t) e;
+    *major = prop.major;
+    *minor = prop.minor;
+    if (name != nullptr && name_len > 0) snprintf(name, (size_t) name_len, "%s", prop.name);
+    return 0;
+}
+
+int32_t wush_cuda_set_device(int32_t device) { return (int32_t) cudaSetDevice(device); }
+
+int32_t wush_cuda_malloc(void **ptr, int64_t bytes) {
+    if (bytes < 0) return WUSH_CUDA_E_ARGUMENT;
+    return (int32_t) cudaMalloc(ptr, (size_t) (bytes == 0 ? 1 : bytes));
+}
+
+int32_t wush_cuda_free(void *ptr) { return (int32_t) cudaFree(ptr); }
+
+int32_t wush_cuda_copy(void *dst, const void *src, int64_t bytes, int32_t kind, void *stream) {
+    if (bytes < 0 || kind < 1 || kind > 3) return WUSH_CUDA_E_ARGUMENT;
+    if (bytes == 0) return 0;
+    cudaMemcpyKind k = kind == 1 ? cudaMemcpyHostToDevice : kind == 2 ? cudaMemcpyDeviceToHost : cudaMemcpyDeviceToDevice;
+    cudaStream_t s = (cudaStream_t) stream;
+    cudaError_t e = cudaMemcpyAsync(dst, src, (size_t) bytes, k, s);
+    if (e != cudaSuccess) return (int32_t) e;
+    return (int32_t) cudaStreamSynchronize(s);
+}
+
+int32_t wush_cuda_memset(void *ptr, int32_t value, int64_t bytes, void *stream) {
+    if (bytes < 0) return WUSH_CUDA_E_ARGUMENT;
+    return (int32_t) cudaMemsetAsync(ptr, value, (size_t) bytes, (cudaStream_t) stream);
+}
+
+int32_t wush_cuda_stream_synchronize(void *stream) { return (int32_t) cudaStreamSynchronize((cudaStream_t) stream); }
+
+int32_t wush_cuda_malloc_async(void **ptr, int64_t bytes, void *stream) {
+    if (bytes < 0) return WUSH_CUDA_E_ARGUMENT;
+    return (int32_t) cudaMallocAsync(ptr, (size_t) (bytes == 0 ? 1 : bytes), (cudaStream_t) stream);
+}
+
+int32_t wush_cuda_free_async(void *ptr, void *stream) { return (int32_t) cudaFreeAsync(ptr, (cudaStream_t) stream); }
+
+int32_t wush_cuda_copy_rows(void *dst, int64_t dpitch, const void *src, int64_t spitch, int64_t width, int64_t rows,
+                            void *stream) {
+    if (width < 0 || rows < 0 || dpitch < width || spitch < width) return WUSH_CUDA_E_ARGUMENT;
+    if (width == 0 || rows == 0) return 0;
+    return (int32_t) cudaMemcpy2DAsync(dst, (size_t) dpitch, src, (size_t) spitch, (size_t) width, (size_t) rows,
+                                       cudaMemcpyDeviceToDevice, (cudaStream_t) stream);
+}
+
+int32_t wush_cuda_transform_rows(void *stream, const float *x, int64_t rows, int32_t p, int32_t d, const float *tt,
+                                 int64_t tstride, float *y) {
+    if ((d != 16 && d != 32) || p <= 0 || p % d != 0 || rows < 0 || tstride < 0) return WUSH_CUDA_E_ARGUMENT;
+    if (rows == 0) return 0;
+    transform_exact_kernel<<<grid_for(rows * (p / d), 256), 256, 0, (cudaStream_t) stream>>>(x, rows, p, d, tt, tstride, y);
+    return launched();
+}
+
+int32_t wush_cuda_quantize_rows(void *stream, const float *x, int64_t rows, int32_t p, int32_t d, const float *tt,
+                                int64_t tstride, int32_t rule, float global, const float *scale_lut, uint8_t *codes,
+                                uint8_t *scales, int32_t exact) {
+    if ((d != 16 && d != 32) || p <= 0 || p % d != 0 || rows < 0 || tstride < 0 || rule < 0 || rule > 2) {
+        return WUSH_CUDA_E_ARGUMENT;
+    }
+    if (rows == 0) return 0;
+    cudaStream_t s = (cudaStream_t) stream;
+    if (exact || tt == nullptr || (rows + 63) / 64 > 65535) {
+        quantize_exact_kernel<<<grid_for(rows * (p / d), 256), 256, 0, s>>>(x, rows, p, d, tt, tstride, rule, global, scale_lut,
+                                                                            codes, scales);
+        return launched();
+    }
+    dim3 grid((unsigned) (p / d), (unsigned) ((rows + 63) / 64));
+    if (d == 32) {
+        quantize_tc_kernel<32><<<grid, 128, 0, s>>>(x, rows, p, tt, tstride, rule, global, scale_lut, codes, scales);
+    } else {
+        quantize_tc_kernel<16><<<grid, 128, 0, s>>>(x, rows, p, tt, tstride, rule, global, scale_lut, codes, scales);
+    }
+    return launched();
+}
+
+const char *wush_cuda_gemm_kernel_name(int32_t rows, int32_t p) {
+    return gemv_fits(rows, p) ? "gemv-dp4a" : "tc-bf16-wmma";
+}
+
+int32_t wush_cuda_gemm_w4a4(void *stream, const uint8_t *a_codes, const uint8_t *a_scales, int32_t rows,
+                            const uint8_t *w_codes, const uint8_t *w_scales, int64_t out, int32_t p, int32_t d,
+                            const float *a_base, float a_factor, const float *w_base, float w_factor, float *y,
+                            int64_t ldy) {
+    if (bad_format(p, d) || rows < 0 || out < 0 || ldy < out) return WUSH_CUDA_E_ARGUMENT;
+    if (rows == 0 || out == 0) return 0;
+    cudaStream_t s = (cudaStream_t) stream;
+    float alpha = a_factor * w_factor;
+    if (gemv_fits(rows, p)) {
+        return d == 32 ? gemv_w4a4_rows<32>(s, rows, a_codes, a_scales, w_codes, w_scales, out, p, a_base, w_base, alpha, y, ldy)
+                       : gemv_w4a4_rows<16>(s, rows, a_codes, a_scales, w_codes, w_scales, out, p, a_base, w_base, alpha, y, ldy);
+    }
+    if ((rows + TM - 1) / TM > 65535) return WUSH_CUDA_E_UNSUPPORTED;
+    dim3 grid((unsigned) ((out + TN - 1) / TN), (unsigned) ((rows + TM - 1) / TM));
+    if (d == 32) {
+        gemm_tc_kernel<32><<<grid, 256, 0, s>>>(a_codes, a_scales, rows, w_codes, w_scales, out, p, a_base, w_base, alpha, y, ldy);
+    } else {
+        gemm_tc_kernel<16><<<grid, 256, 0, s>>>(a_codes, a_scales, rows, w_codes, w_scales, out, p, a_base, w_base, alpha, y, ldy);
+    }
+    return launched();
+}
+
+int32_t wush_cuda_gemv_w4a16(void *stream, const float *x, int32_t rows, const uint8_t *w_codes,
+                             const uint8_t *w_scales, int64_t out, int32_t p, int32_t d, const float *w_base,
+                             float w_factor, float *y, int64_t ldy) {
+    if (bad_format(p, d) || rows < 0 || out < 0 || ldy < out) return WUSH_CUDA_E_ARGUMENT;
+    cudaStream_t s = (cudaStream_t) stream;
+    for (int r0 = 0; r0 < rows; r0 += GEMV_MAX_ROWS) {
+        int n = rows - r0 < GEMV_MAX_ROWS ? rows - r0 : GEMV_MAX_ROWS;
+        const float *xr = x + (int64_t) r0 * p;
+        float *yr = y + (int64_t) r0 * ldy;
+        int32_t e = d == 32 ? gemv_w4a16_rows<32>(s, n, xr, w_codes, w_scales, out, p, w_base, w_factor, yr, ldy)
+                            : gemv_w4a16_rows<16>(s, n, xr, w_codes, w_scales, out, p, w_base, w_factor, yr, ldy);
+        if (e != 0) return e;
+    }
+    return 0;
+}
+
+} // extern "C"

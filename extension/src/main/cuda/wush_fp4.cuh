@@ -1,0 +1,138 @@
+/*
+ * FP4 quantization rules shared by the CUDA kernels and their host-side tests (__host__ __device__).
+ * They are the rules of the CPU kernels (src/main/native/wush_kernels.c) and of
+ * dev.wush.quant.format.Mxfp4 / Nvfp4 / E4M3, written so that a GPU gives bit-identical codes:
+ * products and sums are separate round-to-nearest operations (no fused multiply-add), the E4M3
+ * encoding runs in double like the C code, and the division by the scale is IEEE division.
+ */
+#pragma once
+#include <stdint.h>
+#include <math.h>
+#include <string.h>
+
+#ifdef __CUDACC__
+#define WUSH_HD __host__ __device__ __forceinline__
+#else
+#define WUSH_HD static inline
+#endif
+
+enum { WUSH_RULE_MXFP4 = 0, WUSH_RULE_MXFP4_OCP = 1, WUSH_RULE_NVFP4 = 2 };
+
+/* Round-to-nearest product and sum, never contracted into an FMA. */
+WUSH_HD float wush_mul(float a, float b) {
+#ifdef __CUDA_ARCH__
+    return __fmul_rn(a, b);
+#else
+    return a * b; /* the host side is compiled with -ffp-contract=off */
+#endif
+}
+
+WUSH_HD float wush_add(float a, float b) {
+#ifdef __CUDA_ARCH__
+    return __fadd_rn(a, b);
+#else
+    return a + b;
+#endif
+}
+
+WUSH_HD float wush_div(float a, float b) {
+#ifdef __CUDA_ARCH__
+    return __fdiv_rn(a, b);
+#else
+    return a / b;
+#endif
+}
+
+/* floor(log2 a) for a finite float a > 0, subnormals included. */
+WUSH_HD int wush_floor_log2(float a) {
+    uint32_t bits;
+    memcpy(&bits, &a, 4);
+    int e = (int) ((bits >> 23) & 0xFF);
+    if (e != 0) return e - 127;
+    uint32_t m = bits & 0x7FFFFF;
+#ifdef __CUDA_ARCH__
+    return -149 + (31 - __clz(m));
+#else
+    return -149 + (31 - __builtin_clz(m));
+#endif
+}
+
+/* E4M3 code of x: round to nearest even, saturating at 448 (0x7E); NaN is 0x7F. */
+WUSH_HD int wush_e4m3_encode(float x) {
+    if (isnan(x)) return 0x7F;
+    int sign = signbit(x) ? 0x80 : 0;
+    double a = fabs((double) x);
+    int bits;
+    if (a >= 448.0) {
+        bits = 0x7E;
+    } else if (a < 0x1p-6) {
+        bits = (int) nearbyint(a * 512);
+    } else {
+        int e;
+        frexp(a, &e);
+        e -= 1; /* floor(log2 a) */
+        int m = (int) nearbyint((ldexp(a, -e) - 1) * 8);
+        if (m == 8) { e++; m = 0; }
+        bits = ((e + 7) << 3) | m;
+        if (bits > 0x7E) bits = 0x7E;
+    }
+    return sign | bits;
+}
+
+/* The scale code of a group whose largest magnitude is amax (NaN or infinity: the format's NaN code). */
+WUSH_HD int wush_scale_code(float amax, int rule, float global) {
+    if (isnan(amax) || isinf(amax)) return rule == WUSH_RULE_NVFP4 ? 0x7F : 255;
+    if (rule == WUSH_RULE_NVFP4) {
+        return wush_e4m3_encode(wush_div(amax, wush_mul(6.0f, global)));
+    }
+    if (amax == 0) return 0;
+    int e = wush_floor_log2(amax) + (rule == WUSH_RULE_MXFP4_OCP ? -2 : 0);
+    long c = (long) e + 127;
+    return (int) (c < 0 ? 0 : c > 254 ? 254 : c);
+}
+
+/* E2M1 code of q (already divided by the scale): nearest of {0, .5, 1, 1.5, 2, 3, 4, 6}, ties as the CPU kernels. */
+WUSH_HD int wush_e2m1_encode(float q) {
+    float a = fabsf(q);
+    int m = (a > 0.25f) + (a >= 0.75f) + (a > 1.25f) + (a >= 1.75f) + (a > 2.5f) + (a >= 3.5f) + (a > 5.0f);
+    return signbit(q) ? m | 8 : m;
+}
+
+/* y = x · Tᵀ for one block of d: y[k] = Σ_j tt[j·d + k]·x[j], j in order; tt == NULL is the identity. */
+WUSH_HD void wush_transform_block(const float *x, const float *tt, int d, float *y) {
+    if (tt == NULL) {
+        for (int k = 0; k < d; k++) y[k] = x[k];
+        return;
+    }
+    for (int k = 0; k < d; k++) y[k] = 0;
+    for (int j = 0; j < d; j++) {
+        float xj = x[j];
+        const float *row = tt + (size_t) j * d;
+        for (int k = 0; k < d; k++) y[k] = wush_add(y[k], wush_mul(row[k], xj));
+    }
+}
+
+/*
+ * One group of d transformed values y to its scale code (returned) and d/2 bytes of codes in the standard
+ * layout (element 2k in the low nibble). scale_lut: the values of the 256 scale codes.
+ */
+WUSH_HD int wush_quantize_group(const float *y, int d, int rule, float global, const float *scale_lut, uint8_t *codes) {
+    float amax = 0;
+    int nan = 0;
+    for (int k = 0; k < d; k++) {
+        float a = fabsf(y[k]);
+        nan |= isnan(a);
+        amax = a > amax ? a : amax;
+    }
+    int sc = wush_scale_code(nan ? NAN : amax, rule, global);
+    float s = scale_lut[sc];
+    for (int k = 0; k < d; k += 2) {
+        int c0 = s == 0 ? 0 : wush_e2m1_encode(wush_div(y[k], s));
+        int c1 = s == 0 ? 0 : wush_e2m1_encode(wush_div(y[k + 1], s));
+        codes[k / 2] = (uint8_t) (c0 | (c1 << 4));
+    }
+    return sc;
+}
+
+/* E2M1 magnitudes by 3-bit index, and the doubled integers the integer products use. */
+#define WUSH_E2M1_VALUES {0.0f, 0.5f, 1.0f, 1.5f, 2.0f, 3.0f, 4.0f, 6.0f}

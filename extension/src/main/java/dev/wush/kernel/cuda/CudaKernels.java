@@ -1,0 +1,400 @@
+package dev.wush.kernel.cuda;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Locale;
+
+/**
+ * The CUDA kernels of {@code src/main/cuda/wush_cuda.cu} ({@code libwushcuda.so}, built by the Maven profile
+ * {@code cuda} with nvcc and shipped in the jar next to the CPU kernels), called through FFM on device
+ * pointers. Pointers are plain {@code long} addresses: device memory is not host memory and is never
+ * wrapped in a {@link MemorySegment}. Every call checks its CUDA status and throws a {@link CudaException}
+ * naming the call and the CUDA error.
+ *
+ * <p>Stream arguments are {@code cudaStream_t} values (0: the legacy default stream), typically the current
+ * stream of PyTorch ({@link TorchCuda#currentStream}). The kernels are asynchronous on their stream.
+ */
+public final class CudaKernels {
+
+    /** Must match WUSH_CUDA_ABI in wush_cuda.h. */
+    static final int ABI = 1;
+    static final String RESOURCE = "/dev/wush/kernel/linux-x86_64/libwushcuda.so";
+    static final int E_ARGUMENT = -1;
+
+    private static final CudaKernels INSTANCE;
+    private static final String LOAD_ERROR;
+
+    static {
+        CudaKernels k = null;
+        String error = null;
+        try {
+            k = load();
+        } catch (Throwable e) { // UnsatisfiedLinkError, IllegalCallerException (native access denied), IOException
+            error = e.getClass().getSimpleName() + ": " + e.getMessage();
+        }
+        INSTANCE = k;
+        LOAD_ERROR = error;
+    }
+
+    private final MethodHandle errorString;
+    private final MethodHandle deviceCount;
+    private final MethodHandle deviceInfo;
+    private final MethodHandle setDevice;
+    private final MethodHandle compiledArchs;
+    private final MethodHandle malloc;
+    private final MethodHandle free;
+    private final MethodHandle mallocAsync;
+    private final MethodHandle freeAsync;
+    private final MethodHandle copy;
+    private final MethodHandle copyRows;
+    private final MethodHandle memset;
+    private final MethodHandle synchronize;
+    private final MethodHandle transformRows;
+    private final MethodHandle quantizeRows;
+    private final MethodHandle gemmW4A4;
+    private final MethodHandle gemvW4A16;
+    private final MethodHandle gemmKernelName;
+
+    /** The library, or null when it did not load ({@link #loadError()} says why). */
+    public static CudaKernels instance() {
+        return INSTANCE;
+    }
+
+    /** Why the library did not load, or null. */
+    public static String loadError() {
+        return LOAD_ERROR;
+    }
+
+    /**
+     * The library with at least one CUDA device, or an exception saying what is missing (no library in the
+     * jar, no driver, no device).
+     */
+    public static CudaKernels require() {
+        if (INSTANCE == null) {
+            throw new CudaException("the wush CUDA kernels did not load: " + LOAD_ERROR);
+        }
+        String why = INSTANCE.whyNoDevice();
+        if (why != null) {
+            throw new CudaException("no CUDA device for the wush kernels: " + why);
+        }
+        return INSTANCE;
+    }
+
+    /** True when the library loaded and sees a CUDA device. */
+    public static boolean available() {
+        return INSTANCE != null && INSTANCE.whyNoDevice() == null;
+    }
+
+    private CudaKernels(SymbolLookup lib) throws Throwable {
+        Linker linker = Linker.nativeLinker();
+        int abi = (int) handle(linker, lib, "wush_cuda_abi_version", FunctionDescriptor.of(JAVA_INT)).invokeExact();
+        if (abi != ABI) {
+            throw new UnsatisfiedLinkError("CUDA kernels have ABI " + abi + ", this jar expects " + ABI);
+        }
+        this.errorString = handle(linker, lib, "wush_cuda_error_string", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+        this.deviceCount = handle(linker, lib, "wush_cuda_device_count", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        this.deviceInfo = handle(linker, lib, "wush_cuda_device_info",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT));
+        this.setDevice = handle(linker, lib, "wush_cuda_set_device", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+        this.compiledArchs = handle(linker, lib, "wush_cuda_compiled_archs", FunctionDescriptor.of(ADDRESS));
+        this.malloc = handle(linker, lib, "wush_cuda_malloc", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+        this.free = handle(linker, lib, "wush_cuda_free", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+        this.mallocAsync = handle(linker, lib, "wush_cuda_malloc_async", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+        this.freeAsync = handle(linker, lib, "wush_cuda_free_async", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG));
+        this.copy = handle(linker, lib, "wush_cuda_copy", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG));
+        this.copyRows = handle(linker, lib, "wush_cuda_copy_rows",
+                FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+        this.memset = handle(linker, lib, "wush_cuda_memset", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG));
+        this.synchronize = handle(linker, lib, "wush_cuda_stream_synchronize", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+        this.transformRows = handle(linker, lib, "wush_cuda_transform_rows", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG,
+                JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+        this.quantizeRows = handle(linker, lib, "wush_cuda_quantize_rows", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG,
+                JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_FLOAT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT));
+        this.gemmW4A4 = handle(linker, lib, "wush_cuda_gemm_w4a4", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+                JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_FLOAT, JAVA_LONG, JAVA_FLOAT, JAVA_LONG,
+                JAVA_LONG));
+        this.gemvW4A16 = handle(linker, lib, "wush_cuda_gemv_w4a16", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT,
+                JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_FLOAT, JAVA_LONG, JAVA_LONG));
+        this.gemmKernelName = handle(linker, lib, "wush_cuda_gemm_kernel_name", FunctionDescriptor.of(ADDRESS, JAVA_INT, JAVA_INT));
+    }
+
+    private static MethodHandle handle(Linker linker, SymbolLookup lib, String symbol, FunctionDescriptor fd) {
+        MemorySegment address = lib.find(symbol).orElseThrow(() -> new UnsatisfiedLinkError("symbol " + symbol + " not found"));
+        return linker.downcallHandle(address, fd);
+    }
+
+    private static CudaKernels load() throws Throwable {
+        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch", "");
+        if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
+            throw new UnsatisfiedLinkError("no CUDA kernels built for " + os + "/" + arch);
+        }
+        Path file;
+        try (InputStream in = CudaKernels.class.getResourceAsStream(RESOURCE)) {
+            if (in == null) {
+                throw new UnsatisfiedLinkError("resource " + RESOURCE + " is not in the jar (it was built without nvcc; "
+                        + "build with the Maven profile cuda: -Pcuda -Dwush.nvcc=/path/to/nvcc)");
+            }
+            file = Files.createTempFile("wushcuda-", ".so");
+            Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new IOException("could not extract the CUDA kernels to " + System.getProperty("java.io.tmpdir") + ": " + e, e);
+        }
+        try {
+            return new CudaKernels(SymbolLookup.libraryLookup(file, Arena.global()));
+        } finally {
+            Files.deleteIfExists(file); // mapped already
+        }
+    }
+
+    // ---------- devices ----------
+
+    /** Null when a device is there, else why not (no driver, no device). */
+    public String whyNoDevice() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment n = arena.allocate(JAVA_INT);
+            int status = (int) deviceCount.invokeExact(n);
+            if (status != 0) {
+                return "cudaGetDeviceCount: " + errorString(status);
+            }
+            return n.get(JAVA_INT, 0) > 0 ? null : "cudaGetDeviceCount found 0 devices";
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    /** Number of CUDA devices (0 without a driver). */
+    public int deviceCount() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment n = arena.allocate(JAVA_INT);
+            int status = (int) deviceCount.invokeExact(n);
+            return status == 0 ? n.get(JAVA_INT, 0) : 0;
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    /** Name and compute capability of a device, e.g. "NVIDIA H100 80GB HBM3 (sm_90)". */
+    public String describe(int device) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment major = arena.allocate(JAVA_INT);
+            MemorySegment minor = arena.allocate(JAVA_INT);
+            MemorySegment name = arena.allocate(256);
+            check((int) deviceInfo.invokeExact(device, major, minor, name, 256), "cudaGetDeviceProperties(" + device + ")");
+            return name.getString(0) + " (sm_" + major.get(JAVA_INT, 0) + minor.get(JAVA_INT, 0) + ")";
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    /** Makes {@code device} current for this thread's CUDA calls. */
+    public void setDevice(int device) {
+        try {
+            check((int) setDevice.invokeExact(device), "cudaSetDevice(" + device + ")");
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    /** The architectures the library has code for, e.g. "sm_80 sm_90 compute_90". */
+    public String compiledArchs() {
+        try {
+            return ((MemorySegment) compiledArchs.invokeExact()).reinterpret(256).getString(0);
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    /** The GEMM kernel {@link #gemmW4A4} picks for these sizes. */
+    public String gemmKernelName(int rows, int p) {
+        try {
+            return ((MemorySegment) gemmKernelName.invokeExact(rows, p)).reinterpret(256).getString(0);
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    // ---------- memory ----------
+
+    long malloc(long bytes) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ptr = arena.allocate(ADDRESS);
+            int status = (int) malloc.invokeExact(ptr, bytes);
+            if (status != 0) {
+                throw new CudaException("cudaMalloc(" + bytes + " bytes) failed: " + errorString(status), status);
+            }
+            return ptr.get(ADDRESS, 0).address();
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    void free(long ptr) {
+        try {
+            check((int) free.invokeExact(ptr), "cudaFree");
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    /** Stream-ordered allocation from the device's memory pool, usable by work queued after it on {@code stream}. */
+    public long mallocAsync(long bytes, long stream) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment ptr = arena.allocate(ADDRESS);
+            int status = (int) mallocAsync.invokeExact(ptr, bytes, stream);
+            if (status != 0) {
+                throw new CudaException("cudaMallocAsync(" + bytes + " bytes) failed: " + errorString(status), status);
+            }
+            return ptr.get(ADDRESS, 0).address();
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    public void freeAsync(long ptr, long stream) {
+        try {
+            check((int) freeAsync.invokeExact(ptr, stream), "cudaFreeAsync");
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    /** Host (native segment) to device; returns when done. */
+    public void copyToDevice(MemorySegment host, long device, long bytes) {
+        requireNative(host, bytes);
+        try {
+            check((int) copy.invokeExact(device, host.address(), bytes, 1, 0L), "cudaMemcpy host to device");
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    /** Device to host (native segment); returns when done. */
+    public void copyToHost(long device, MemorySegment host, long bytes) {
+        requireNative(host, bytes);
+        try {
+            check((int) copy.invokeExact(host.address(), device, bytes, 2, 0L), "cudaMemcpy device to host");
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    /** {@code rows} rows of {@code width} bytes, device to device, queued on {@code stream}. */
+    public void copyRows(long dst, long dpitch, long src, long spitch, long width, long rows, long stream) {
+        try {
+            check((int) copyRows.invokeExact(dst, dpitch, src, spitch, width, rows, stream), "cudaMemcpy2DAsync");
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    public void memset(long ptr, int value, long bytes, long stream) {
+        try {
+            check((int) memset.invokeExact(ptr, value, bytes, stream), "cudaMemsetAsync");
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    /** Waits for the stream's work; a kernel's execution error surfaces here. */
+    public void synchronize(long stream) {
+        try {
+            check((int) synchronize.invokeExact(stream), "cudaStreamSynchronize");
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    // ---------- kernels (see wush_cuda.h for the layouts) ----------
+
+    public void transformRows(long stream, long x, long rows, int p, int d, long tt, long tstride, long y) {
+        try {
+            check((int) transformRows.invokeExact(stream, x, rows, p, d, tt, tstride, y), "wush_cuda_transform_rows");
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    /** Fused transform + quantization; {@code lut}: the 256 scale values on the device; exact: bit-identical to the CPU. */
+    public void quantizeRows(long stream, long x, long rows, int p, int d, long tt, long tstride, int rule, float globalScale,
+            long lut, long codes, long scales, boolean exact) {
+        try {
+            check((int) quantizeRows.invokeExact(stream, x, rows, p, d, tt, tstride, rule, globalScale, lut, codes, scales,
+                    exact ? 1 : 0), "wush_cuda_quantize_rows");
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    public void gemmW4A4(long stream, long aCodes, long aScales, int rows, long wCodes, long wScales, long out, int p, int d,
+            long aBase, float aFactor, long wBase, float wFactor, long y, long ldy) {
+        try {
+            check((int) gemmW4A4.invokeExact(stream, aCodes, aScales, rows, wCodes, wScales, out, p, d, aBase, aFactor, wBase, wFactor,
+                    y, ldy), "wush_cuda_gemm_w4a4");
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    public void gemvW4A16(long stream, long x, int rows, long wCodes, long wScales, long out, int p, int d, long wBase,
+            float wFactor, long y, long ldy) {
+        try {
+            check((int) gemvW4A16.invokeExact(stream, x, rows, wCodes, wScales, out, p, d, wBase, wFactor, y, ldy),
+                    "wush_cuda_gemv_w4a16");
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    // ---------- errors ----------
+
+    String errorString(int status) {
+        try {
+            return ((MemorySegment) errorString.invokeExact(status)).reinterpret(1024).getString(0) + " (" + status + ")";
+        } catch (Throwable e) {
+            throw rethrow(e);
+        }
+    }
+
+    private void check(int status, String call) {
+        if (status == E_ARGUMENT) {
+            throw new IllegalArgumentException(call + ": " + errorString(status));
+        }
+        if (status != 0) {
+            throw new CudaException(call + " failed: " + errorString(status), status);
+        }
+    }
+
+    private static void requireNative(MemorySegment host, long bytes) {
+        if (!host.isNative()) {
+            throw new IllegalArgumentException("host buffer for a CUDA copy must be native memory");
+        }
+        if (host.byteSize() < bytes) {
+            throw new IllegalArgumentException("host buffer of " + host.byteSize() + " bytes, copy of " + bytes);
+        }
+    }
+
+    private static RuntimeException rethrow(Throwable e) {
+        if (e instanceof RuntimeException r) {
+            return r;
+        }
+        if (e instanceof Error err) {
+            throw err;
+        }
+        return new IllegalStateException(e);
+    }
+}

@@ -1,0 +1,385 @@
+/*
+ * Tests of the CUDA kernels against the CPU kernels (libwushkernels.so, loaded from the path given as the
+ * first argument). Host checks run everywhere: the quantization rules the kernels share with the host
+ * (wush_fp4.cuh) give the CPU library's codes bit for bit. Device checks run where a CUDA device is
+ * present: exact quantization bit-identical to the CPU kernels, tensor-core quantization equal up to
+ * rounding-boundary cases, GEMM and GEMV within 1e-3 relative of the CPU products, argument errors.
+ * Without a device the device checks are reported as skipped, with the reason; exit status 0 means every
+ * check that ran passed. Every CUDA call is checked.
+ *
+ *   wush_cuda_test LIBWUSHKERNELS [--require-device]
+ */
+#include <cuda_runtime.h>
+#include <dlfcn.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "wush_cuda.h"
+#include "wush_fp4.cuh"
+
+namespace {
+
+int failures = 0, checks = 0;
+
+#define EXPECT(cond, ...)                                                \
+    do {                                                                 \
+        checks++;                                                        \
+        if (!(cond)) {                                                   \
+            failures++;                                                  \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);         \
+            fprintf(stderr, __VA_ARGS__);                                \
+            fprintf(stderr, "\n");                                       \
+        }                                                                \
+    } while (0)
+
+#define CHECK(call)                                                                              \
+    do {                                                                                         \
+        int32_t status_ = (int32_t) (call);                                                      \
+        if (status_ != 0) {                                                                      \
+            fprintf(stderr, "FATAL %s:%d: %s -> %d (%s)\n", __FILE__, __LINE__, #call, status_,   \
+                    wush_cuda_error_string(status_));                                            \
+            exit(2);                                                                             \
+        }                                                                                        \
+    } while (0)
+
+/* ---------- the CPU kernels ---------- */
+
+typedef void (*quantize_rows_fn)(const float *, int64_t, int64_t, int32_t, int32_t, const float *, int64_t, int32_t, float,
+                                 const float *, uint8_t *, uint8_t *);
+typedef void (*transform_rows_fn)(const float *, int64_t, int64_t, int32_t, int32_t, const float *, int64_t, float *);
+typedef int32_t (*gemm_fn)(const uint8_t *, const uint8_t *, int32_t, const uint8_t *, const uint8_t *, int64_t, int64_t,
+                           int32_t, int32_t, const float *, const float *, float *, int64_t);
+typedef int32_t (*gemv_fn)(const float *, int32_t, const uint8_t *, const uint8_t *, int64_t, int64_t, int32_t, int32_t,
+                           const float *, float *, int64_t);
+
+struct Cpu {
+    quantize_rows_fn quantize_rows;
+    transform_rows_fn transform_rows;
+    gemm_fn gemm_w4a4;
+    gemv_fn gemv_w4a16;
+};
+
+Cpu load_cpu(const char *path) {
+    void *h = dlopen(path, RTLD_NOW);
+    if (h == nullptr) {
+        fprintf(stderr, "FATAL cannot load the CPU kernels %s: %s\n", path, dlerror());
+        exit(2);
+    }
+    Cpu c;
+    c.quantize_rows = (quantize_rows_fn) dlsym(h, "wush_quantize_rows");
+    c.transform_rows = (transform_rows_fn) dlsym(h, "wush_transform_rows");
+    c.gemm_w4a4 = (gemm_fn) dlsym(h, "wush_gemm_w4a4");
+    c.gemv_w4a16 = (gemv_fn) dlsym(h, "wush_gemv_w4a16");
+    if (!c.quantize_rows || !c.transform_rows || !c.gemm_w4a4 || !c.gemv_w4a16) {
+        fprintf(stderr, "FATAL %s lacks a kernel symbol\n", path);
+        exit(2);
+    }
+    return c;
+}
+
+/* ---------- formats: scale values as dev.wush.kernel.Fp4Scales computes them ---------- */
+
+struct Format {
+    const char *name;
+    int rule;
+    int d;
+    float global;
+    std::vector<float> values; /* full scale values (quantization, CPU products) */
+    std::vector<float> base;   /* values = base · factor, base exact in BF16 with E2M1 elements */
+    float factor;
+};
+
+float e4m3_decode(int c) {
+    if ((c & 0x7F) == 0x7F) return NAN;
+    int e = (c >> 3) & 15, m = c & 7;
+    float v = e == 0 ? ldexpf((float) m, -9) : ldexpf(1.0f + m / 8.0f, e - 7);
+    return (c & 0x80) ? -v : v;
+}
+
+Format format(int rule, float global) {
+    Format f;
+    f.rule = rule;
+    f.d = rule == WUSH_RULE_NVFP4 ? 16 : 32;
+    f.global = global;
+    f.name = rule == WUSH_RULE_MXFP4 ? "MXFP4" : rule == WUSH_RULE_MXFP4_OCP ? "MXFP4-OCP" : "NVFP4";
+    f.factor = rule == WUSH_RULE_MXFP4 ? 1.0f / 3 : rule == WUSH_RULE_NVFP4 ? global : 1.0f;
+    for (int c = 0; c < 256; c++) {
+        float base = rule == WUSH_RULE_NVFP4 ? e4m3_decode(c) : c == 255 ? NAN : ldexpf(1.0f, c - 127);
+        float value = rule == WUSH_RULE_MXFP4 ? base / 3 : rule == WUSH_RULE_NVFP4 ? base * global : base;
+        f.base.push_back(base);
+        f.values.push_back(value);
+    }
+    return f;
+}
+
+std::vector<Format> formats() {
+    return {format(WUSH_RULE_MXFP4, 1), format(WUSH_RULE_MXFP4_OCP, 1), format(WUSH_RULE_NVFP4, 0.0123f)};
+}
+
+/* ---------- inputs ---------- */
+
+std::mt19937 rng(20261123);
+
+std::vector<float> activations(int64_t rows, int p, bool specials) {
+    std::normal_distribution<float> n(0, 1);
+    std::vector<float> x((size_t) rows * p);
+    for (size_t i = 0; i < x.size(); i++) x[i] = n(rng) * (i % 97 == 0 ? 40.0f : 1.0f);
+    if (specials && rows >= 4) {
+        for (int k = 0; k < 32; k++) x[(size_t) 1 * p + k] = 0;                /* an all-zero group */
+        for (int k = 0; k < 32; k++) x[(size_t) 2 * p + k] = 1e-41f * (k + 1);  /* subnormals */
+        x[(size_t) 3 * p + 5] = NAN;                                            /* NaN in one group */
+        x[(size_t) 3 * p + p - 1] = INFINITY;
+        x[7] = 0.25f; /* ties of the E2M1 rounding */
+        x[8] = 0.75f;
+        x[9] = -2.5f;
+        x[10] = 5.0f;
+    }
+    return x;
+}
+
+/* kind 0: identity (NULL), 1: one shared matrix, 2: one per block */
+std::vector<float> transforms(int kind, int p, int d) {
+    if (kind == 0) return {};
+    int count = kind == 1 ? 1 : p / d;
+    std::normal_distribution<float> n(0, 1);
+    std::vector<float> t((size_t) count * d * d);
+    for (auto &v : t) v = n(rng) / sqrtf((float) d);
+    return t;
+}
+
+struct Quantized {
+    std::vector<uint8_t> codes, scales;
+};
+
+Quantized cpu_quantize(const Cpu &cpu, const std::vector<float> &x, int64_t rows, int p, const Format &f,
+                       const std::vector<float> &t, int64_t tstride) {
+    Quantized q;
+    q.codes.resize((size_t) rows * p / 2);
+    q.scales.resize((size_t) rows * (p / f.d));
+    cpu.quantize_rows(x.data(), 0, rows, p, f.d, t.empty() ? nullptr : t.data(), tstride, f.rule, f.global, f.values.data(),
+                      q.codes.data(), q.scales.data());
+    return q;
+}
+
+/* standard-layout codes (rows, p) to the split-nibble layout of the weights */
+std::vector<uint8_t> to_split(const std::vector<uint8_t> &standard) {
+    std::vector<uint8_t> split(standard.size());
+    for (size_t base = 0; base < standard.size(); base += 16) {
+        for (int i = 0; i < 16; i++) {
+            int lo = (standard[base + i / 2] >> (4 * (i & 1))) & 15;
+            int e = 16 + i;
+            int hi = (standard[base + e / 2] >> (4 * (e & 1))) & 15;
+            split[base + i] = (uint8_t) (lo | hi << 4);
+        }
+    }
+    return split;
+}
+
+/* ---------- device buffers ---------- */
+
+template <typename T>
+struct Device {
+    T *ptr = nullptr;
+    size_t n = 0;
+    explicit Device(size_t count) : n(count) { CHECK(wush_cuda_malloc((void **) &ptr, (int64_t) (count * sizeof(T)))); }
+    explicit Device(const std::vector<T> &host) : Device(host.size()) {
+        CHECK(wush_cuda_copy(ptr, host.data(), (int64_t) (n * sizeof(T)), 1, nullptr));
+    }
+    ~Device() { CHECK(wush_cuda_free(ptr)); }
+    std::vector<T> get() const {
+        std::vector<T> host(n);
+        CHECK(wush_cuda_copy(host.data(), ptr, (int64_t) (n * sizeof(T)), 2, nullptr));
+        return host;
+    }
+    Device(const Device &) = delete;
+    Device &operator=(const Device &) = delete;
+};
+
+/* ---------- host checks ---------- */
+
+void host_rules_match_cpu(const Cpu &cpu) {
+    for (const Format &f : formats()) {
+        for (int kind = 0; kind < 3; kind++) {
+            int p = 128;
+            int64_t rows = 9;
+            auto x = activations(rows, p, true);
+            auto t = transforms(kind, p, f.d);
+            int64_t tstride = kind == 2 ? (int64_t) f.d * f.d : 0;
+            Quantized ref = cpu_quantize(cpu, x, rows, p, f, t, tstride);
+            int bad = 0;
+            for (int64_t r = 0; r < rows; r++) {
+                for (int b = 0; b < p / f.d; b++) {
+                    float y[32];
+                    uint8_t c[16];
+                    const float *tb = t.empty() ? nullptr : t.data() + b * tstride;
+                    wush_transform_block(x.data() + r * p + b * f.d, tb, f.d, y);
+                    int sc = wush_quantize_group(y, f.d, f.rule, f.global, f.values.data(), c);
+                    bad += sc != ref.scales[r * (p / f.d) + b];
+                    bad += memcmp(c, ref.codes.data() + (r * p + b * f.d) / 2, f.d / 2) != 0;
+                }
+            }
+            EXPECT(bad == 0, "host rules %s transform kind %d: %d groups differ from the CPU kernels", f.name, kind, bad);
+        }
+    }
+    /* scale-code rule edges */
+    EXPECT(wush_scale_code(NAN, WUSH_RULE_MXFP4, 1) == 255, "NaN MXFP4 scale code");
+    EXPECT(wush_scale_code(INFINITY, WUSH_RULE_NVFP4, 1) == 0x7F, "inf NVFP4 scale code");
+    EXPECT(wush_scale_code(0, WUSH_RULE_MXFP4, 1) == 0, "zero MXFP4 scale code");
+    EXPECT(wush_e4m3_encode(448.0f) == 0x7E && wush_e4m3_encode(1e9f) == 0x7E, "E4M3 saturation");
+    EXPECT(wush_e2m1_encode(-6.5f) == 15 && wush_e2m1_encode(0.25f) == 0 && wush_e2m1_encode(0.2500001f) == 1, "E2M1 rounding");
+}
+
+/* ---------- device checks ---------- */
+
+void device_quantize(const Cpu &cpu) {
+    for (const Format &f : formats()) {
+        for (int kind = 0; kind < 3; kind++) {
+            for (int64_t rows : {1, 5, 64, 131}) {
+                int p = 256;
+                auto x = activations(rows, p, true);
+                auto t = transforms(kind, p, f.d);
+                int64_t tstride = kind == 2 ? (int64_t) f.d * f.d : 0;
+                Quantized ref = cpu_quantize(cpu, x, rows, p, f, t, tstride);
+                Device<float> dx(x), dlut(f.values);
+                Device<float> dt(t.empty() ? std::vector<float>{0} : t);
+                for (int exact = 1; exact >= 0; exact--) {
+                    Device<uint8_t> codes(ref.codes.size()), scales(ref.scales.size());
+                    CHECK(wush_cuda_quantize_rows(nullptr, dx.ptr, rows, p, f.d, t.empty() ? nullptr : dt.ptr, tstride, f.rule,
+                                                  f.global, dlut.ptr, codes.ptr, scales.ptr, exact));
+                    CHECK(wush_cuda_stream_synchronize(nullptr));
+                    auto gc = codes.get(), gs = scales.get();
+                    size_t code_diff = 0, scale_diff = 0;
+                    for (size_t i = 0; i < gc.size(); i++) code_diff += ((gc[i] ^ ref.codes[i]) & 15) != 0, code_diff += ((gc[i] ^ ref.codes[i]) >> 4) != 0;
+                    for (size_t i = 0; i < gs.size(); i++) scale_diff += gs[i] != ref.scales[i];
+                    if (exact || kind == 0) {
+                        EXPECT(code_diff == 0 && scale_diff == 0, "exact quantize %s kind %d rows %ld: %zu codes, %zu scales differ",
+                               f.name, kind, (long) rows, code_diff, scale_diff);
+                    } else {
+                        /* about float32 accuracy in another order: only values at a rounding boundary may move */
+                        EXPECT(code_diff * 1000 <= (size_t) rows * p && scale_diff * 100 <= gs.size(),
+                               "tensor-core quantize %s kind %d rows %ld: %zu of %ld codes, %zu of %zu scales differ",
+                               f.name, kind, (long) rows, code_diff, (long) rows * p, scale_diff, gs.size());
+                    }
+                }
+            }
+        }
+    }
+}
+
+void device_transform(const Cpu &cpu) {
+    int p = 96, d = 32;
+    int64_t rows = 7;
+    auto x = activations(rows, p, false);
+    auto t = transforms(2, p, d);
+    std::vector<float> ref(x.size());
+    cpu.transform_rows(x.data(), 0, rows, p, d, t.data(), d * d, ref.data());
+    Device<float> dx(x), dt(t), dy(x.size());
+    CHECK(wush_cuda_transform_rows(nullptr, dx.ptr, rows, p, d, dt.ptr, d * d, dy.ptr));
+    auto y = dy.get();
+    EXPECT(memcmp(y.data(), ref.data(), ref.size() * 4) == 0, "transform_rows differs from the CPU kernels");
+}
+
+std::vector<uint8_t> random_bytes(size_t n, int lo, int hi) {
+    std::uniform_int_distribution<int> u(lo, hi);
+    std::vector<uint8_t> v(n);
+    for (auto &b : v) b = (uint8_t) u(rng);
+    return v;
+}
+
+/* ‖y − ref‖ / ‖ref‖ and the largest |y − ref| relative to the row's RMS */
+void compare_products(const std::vector<float> &y, const std::vector<float> &ref, int64_t rows, int64_t out,
+                      const char *what, const char *fmt, int64_t p) {
+    double num = 0, den = 0, worst = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        double rms = 0;
+        for (int64_t o = 0; o < out; o++) rms += (double) ref[r * out + o] * ref[r * out + o];
+        rms = sqrt(rms / out) + 1e-30;
+        for (int64_t o = 0; o < out; o++) {
+            double e = (double) y[r * out + o] - ref[r * out + o];
+            num += e * e;
+            den += (double) ref[r * out + o] * ref[r * out + o];
+            worst = fmax(worst, fabs(e) / rms);
+            if (isnan(y[r * out + o]) != isnan(ref[r * out + o])) worst = INFINITY;
+        }
+    }
+    double rel = sqrt(num / (den + 1e-30));
+    EXPECT(rel <= 1e-3 && worst <= 1e-3, "%s %s rows %ld out %ld p %ld: relative error %.3g, worst %.3g of row RMS",
+           what, fmt, (long) rows, (long) out, (long) p, rel, worst);
+}
+
+void device_products(const Cpu &cpu) {
+    for (const Format &f : formats()) {
+        int slo = f.rule == WUSH_RULE_NVFP4 ? 0x28 : 118, shi = f.rule == WUSH_RULE_NVFP4 ? 0x50 : 130;
+        for (int64_t rows : {1, 2, 3, 4, 5, 16, 37, 130, 257}) {
+            for (int p : {64, 4096}) {
+                int64_t out = rows > 100 && p > 1000 ? 300 : 173; /* not a multiple of the tile */
+                auto w_std = random_bytes((size_t) out * p / 2, 0, 255);
+                auto w_split = to_split(w_std);
+                auto w_sc = random_bytes((size_t) out * (p / f.d), slo, shi);
+                auto a_codes = random_bytes((size_t) rows * p / 2, 0, 255);
+                auto a_sc = random_bytes((size_t) rows * (p / f.d), slo, shi);
+                std::vector<float> ref((size_t) rows * out), x = activations(rows, p, false), ref16((size_t) rows * out);
+                CHECK(cpu.gemm_w4a4(a_codes.data(), a_sc.data(), (int32_t) rows, w_split.data(), w_sc.data(), 0, out, p, f.d,
+                                    f.values.data(), f.values.data(), ref.data(), out));
+                CHECK(cpu.gemv_w4a16(x.data(), (int32_t) rows, w_split.data(), w_sc.data(), 0, out, p, f.d, f.values.data(),
+                                     ref16.data(), out));
+                Device<uint8_t> dw(w_split), dws(w_sc), da(a_codes), das(a_sc);
+                Device<float> dbase(f.base), dx(x), dy((size_t) rows * out), dy16((size_t) rows * out);
+                CHECK(wush_cuda_gemm_w4a4(nullptr, da.ptr, das.ptr, (int32_t) rows, dw.ptr, dws.ptr, out, p, f.d, dbase.ptr,
+                                          f.factor, dbase.ptr, f.factor, dy.ptr, out));
+                CHECK(wush_cuda_gemv_w4a16(nullptr, dx.ptr, (int32_t) rows, dw.ptr, dws.ptr, out, p, f.d, dbase.ptr, f.factor,
+                                           dy16.ptr, out));
+                CHECK(wush_cuda_stream_synchronize(nullptr));
+                std::string what = std::string("W4A4 ") + wush_cuda_gemm_kernel_name((int32_t) rows, p);
+                compare_products(dy.get(), ref, rows, out, what.c_str(), f.name, p);
+                compare_products(dy16.get(), ref16, rows, out, "W4A16 gemv", f.name, p);
+            }
+        }
+    }
+}
+
+void device_errors() {
+    EXPECT(wush_cuda_gemm_w4a4(nullptr, nullptr, nullptr, 1, nullptr, nullptr, 8, 48, 32, nullptr, 1, nullptr, 1, nullptr, 8)
+               == WUSH_CUDA_E_ARGUMENT, "p not a multiple of 32 is an argument error");
+    EXPECT(wush_cuda_quantize_rows(nullptr, nullptr, 1, 64, 8, nullptr, 0, 0, 1, nullptr, nullptr, nullptr, 1)
+               == WUSH_CUDA_E_ARGUMENT, "d = 8 is an argument error");
+    EXPECT(wush_cuda_gemm_w4a4(nullptr, nullptr, nullptr, 0, nullptr, nullptr, 8, 64, 32, nullptr, 1, nullptr, 1, nullptr, 8) == 0,
+           "zero rows is a no-op");
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: wush_cuda_test LIBWUSHKERNELS [--require-device]\n");
+        return 2;
+    }
+    bool require = argc > 2 && strcmp(argv[2], "--require-device") == 0;
+    Cpu cpu = load_cpu(argv[1]);
+    printf("wush CUDA kernels, ABI %d, compiled for %s\n", wush_cuda_abi_version(), wush_cuda_compiled_archs());
+    host_rules_match_cpu(cpu);
+    int32_t n = 0;
+    int32_t status = wush_cuda_device_count(&n);
+    if (status != 0 || n == 0) {
+        printf("SKIPPED device checks: no CUDA device (%s)\n", status != 0 ? wush_cuda_error_string(status) : "0 devices");
+        printf("%d host checks, %d failures\n", checks, failures);
+        return failures == 0 && !require ? 0 : 1;
+    }
+    int32_t major = 0, minor = 0;
+    char name[256];
+    CHECK(wush_cuda_device_info(0, &major, &minor, name, sizeof name));
+    printf("device 0: %s (sm_%d%d)\n", name, major, minor);
+    device_errors();
+    device_transform(cpu);
+    device_quantize(cpu);
+    device_products(cpu);
+    printf("%d checks, %d failures\n", checks, failures);
+    return failures == 0 ? 0 : 1;
+}
