@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds the CUDA kernels with nvcc (run by the Maven profile "cuda", which activates when nvcc is found).
 #   build.sh lib  NVCC CUDA_SRC CLASSES_DIR             -> CLASSES_DIR/dev/wush/kernel/linux-x86_64/libwushcuda.so
-#   build.sh test NVCC CUDA_SRC TEST_SRC CLASSES_DIR OUT -> OUT/wush_cuda_test (linked to the library above)
+#   build.sh test NVCC CUDA_SRC TEST_SRC CLASSES_DIR OUT -> OUT/wush_cuda_test and OUT/wush_cuda_bench (linked to the
+#                                                           library above; the benchmark loads cuBLAS at run time)
 # The library links the CUDA runtime statically: at run time it needs only the NVIDIA driver (libcuda.so).
 # WUSH_CUDA_ARCHS overrides the architectures (nvcc -gencode arguments, space-separated).
 set -eu
@@ -36,9 +37,13 @@ test)
   # the test only calls the library: host code, one architecture is enough for its own (empty) device part
   # shellcheck disable=SC2086
   "$nvcc" $flags -I"$src" -o "$out/wush_cuda_test.tmp" "$testsrc/wush_cuda_test.cu" -L"$libdir" -lwushcuda \
-    -Xlinker -rpath,"$libdir" -ldl
+    -Xlinker -rpath,'$ORIGIN/../classes/dev/wush/kernel/linux-x86_64' -ldl
   mv "$out/wush_cuda_test.tmp" "$out/wush_cuda_test"
-  echo "[wush] CUDA kernel tests: $out/wush_cuda_test"
+  # shellcheck disable=SC2086
+  "$nvcc" $flags -I"$src" -o "$out/wush_cuda_bench.tmp" "$testsrc/wush_cuda_bench.cu" -L"$libdir" -lwushcuda \
+    -Xlinker -rpath,'$ORIGIN/../classes/dev/wush/kernel/linux-x86_64' -ldl
+  mv "$out/wush_cuda_bench.tmp" "$out/wush_cuda_bench"
+  echo "[wush] CUDA kernel tests: $out/wush_cuda_test, benchmark: $out/wush_cuda_bench"
   ;;
 *)
   echo "build.sh: unknown mode $mode" >&2
