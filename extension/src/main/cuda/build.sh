@@ -7,6 +7,7 @@
 # WUSH_CUDA_ARCHS overrides the architectures (nvcc -gencode arguments, space-separated).
 set -eu
 mode="$1"; nvcc="$2"; src="$3"
+rules="$src/../native" # wush_fp4.h, the quantization rules shared with the CPU kernels
 archs="${WUSH_CUDA_ARCHS:-arch=compute_80,code=sm_80 arch=compute_90,code=sm_90 arch=compute_90,code=compute_90}"
 gencode=""
 names=""
@@ -15,12 +16,12 @@ for a in $archs; do
   names="$names ${a##*=}"
 done
 names="${names# }"
-flags="-O3 -std=c++17 -lineinfo -Xcompiler -fPIC,-ffp-contract=off,-Wall -Werror all-warnings -cudart static"
+flags="-I$rules -O3 -std=c++17 -lineinfo -Xcompiler -fPIC,-ffp-contract=off,-Wall -Werror all-warnings -cudart static"
 case "$mode" in
 lib)
   out="$4/dev/wush/kernel/linux-x86_64"
   lib="$out/libwushcuda.so"
-  if [ -f "$lib" ] && [ "$lib" -nt "$src/wush_cuda.cu" ] && [ "$lib" -nt "$src/wush_fp4.cuh" ] \
+  if [ -f "$lib" ] && [ "$lib" -nt "$src/wush_cuda.cu" ] && [ "$lib" -nt "$rules/wush_fp4.h" ] \
      && [ "$lib" -nt "$src/wush_cuda.h" ] && [ "$lib" -nt "$0" ]; then
     exit 0
   fi
@@ -36,11 +37,11 @@ test)
   mkdir -p "$out"
   # the test only calls the library: host code, one architecture is enough for its own (empty) device part
   # shellcheck disable=SC2086
-  "$nvcc" $flags -I"$src" -o "$out/wush_cuda_test.tmp" "$testsrc/wush_cuda_test.cu" -L"$libdir" -lwushcuda \
+  "$nvcc" $flags -I"$src" -I"$testsrc" -o "$out/wush_cuda_test.tmp" "$testsrc/wush_cuda_test.cu" -L"$libdir" -lwushcuda \
     -Xlinker -rpath,'$ORIGIN/../classes/dev/wush/kernel/linux-x86_64' -ldl
   mv "$out/wush_cuda_test.tmp" "$out/wush_cuda_test"
   # shellcheck disable=SC2086
-  "$nvcc" $flags -I"$src" -o "$out/wush_cuda_bench.tmp" "$testsrc/wush_cuda_bench.cu" -L"$libdir" -lwushcuda \
+  "$nvcc" $flags -I"$src" -I"$testsrc" -o "$out/wush_cuda_bench.tmp" "$testsrc/wush_cuda_bench.cu" -L"$libdir" -lwushcuda \
     -Xlinker -rpath,'$ORIGIN/../classes/dev/wush/kernel/linux-x86_64' -ldl
   mv "$out/wush_cuda_bench.tmp" "$out/wush_cuda_bench"
   echo "[wush] CUDA kernel tests: $out/wush_cuda_test, benchmark: $out/wush_cuda_bench"

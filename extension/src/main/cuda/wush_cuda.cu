@@ -17,7 +17,7 @@
 #include <stdio.h>
 
 #include "wush_cuda.h"
-#include "wush_fp4.cuh"
+#include "wush_fp4.h"
 
 #ifndef WUSH_CUDA_ARCHS
 #define WUSH_CUDA_ARCHS "unknown"
@@ -71,21 +71,25 @@ __device__ __forceinline__ float e2m1_value(int code) {
     return (code & 8) ? -v : v;
 }
 
-int sm_count() {
-    static int cached[64];
+/* A device attribute of the current device, read once per device (the launchers ask on every call). */
+int device_attribute(cudaDeviceAttr attr, int fallback, int (&cache)[64]) {
     int dev = 0;
-    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return 132;
-    if (cached[dev] == 0) {
+    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return fallback;
+    if (cache[dev] == 0) {
         int n = 0;
-        cached[dev] = cudaDeviceGetAttribute(&n, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess && n > 0 ? n : 132;
+        cache[dev] = cudaDeviceGetAttribute(&n, attr, dev) == cudaSuccess && n > 0 ? n : fallback;
     }
-    return cached[dev];
+    return cache[dev];
+}
+
+int sm_count() {
+    static int cache[64];
+    return device_attribute(cudaDevAttrMultiProcessorCount, 132, cache);
 }
 
 int smem_optin() {
-    int dev = 0, n = 48 * 1024;
-    if (cudaGetDevice(&dev) == cudaSuccess) cudaDeviceGetAttribute(&n, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev);
-    return n;
+    static int cache[64];
+    return device_attribute(cudaDevAttrMaxSharedMemoryPerBlockOptin, 48 * 1024, cache);
 }
 
 int32_t launched() {

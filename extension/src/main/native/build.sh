@@ -16,7 +16,7 @@ if ! command -v "$cc" >/dev/null 2>&1; then
   echo "[wush] WARNING: $cc not found, native kernels not built: the Java fallback will be used"
   exit 0
 fi
-if [ -f "$lib" ] && [ "$lib" -nt "$src/wush_kernels.c" ] && [ "$lib" -nt "$0" ]; then
+if [ -f "$lib" ] && [ "$lib" -nt "$src/wush_kernels.c" ] && [ "$lib" -nt "$src/wush_fp4.h" ] && [ "$lib" -nt "$0" ]; then
   exit 0
 fi
 mkdir -p "$out"

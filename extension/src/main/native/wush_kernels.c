@@ -22,8 +22,9 @@
 #include <string.h>
 #include <immintrin.h>
 
+#include "wush_fp4.h"
+
 #define WUSH_ABI 2
-enum { RULE_MXFP4 = 0, RULE_MXFP4_OCP = 1, RULE_NVFP4 = 2 };
 
 /* E2M1 magnitudes doubled, by code (sign bit 3). */
 static const int8_t E2M1_X2[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
@@ -35,69 +36,7 @@ int32_t wush_has_avx2(void) {
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 }
 
-/* ---------- scale codes (same rules as dev.wush.quant.format.Mxfp4 / Nvfp4 / E4M3) ---------- */
-
-static int floor_log2(float a) { /* a finite, > 0 */
-    uint32_t bits;
-    memcpy(&bits, &a, 4);
-    int e = (int) ((bits >> 23) & 0xFF);
-    if (e != 0) return e - 127;
-    uint32_t m = bits & 0x7FFFFF;
-    return -149 + (31 - __builtin_clz(m));
-}
-
-static int e4m3_encode(float x) {
-    if (isnan(x)) return 0x7F;
-    int sign = signbit(x) ? 0x80 : 0;
-    double a = fabs((double) x);
-    int bits;
-    if (a >= 448.0) {
-        bits = 0x7E;
-    } else if (a < 0x1p-6) {
-        bits = (int) nearbyint(a * 512);
-    } else {
-        int e;
-        frexp(a, &e);
-        e -= 1; /* floor(log2 a) */
-        int m = (int) nearbyint((ldexp(a, -e) - 1) * 8);
-        if (m == 8) { e++; m = 0; }
-        bits = ((e + 7) << 3) | m;
-        if (bits > 0x7E) bits = 0x7E;
-    }
-    return sign | bits;
-}
-
-static int scale_code(float amax, int rule, float global) {
-    if (isnan(amax) || isinf(amax)) return rule == RULE_NVFP4 ? 0x7F : 255;
-    if (rule == RULE_NVFP4) {
-        float denom = 6.0f * global;
-        return e4m3_encode(amax / denom);
-    }
-    if (amax == 0) return 0;
-    int e = floor_log2(amax) + (rule == RULE_MXFP4_OCP ? -2 : 0);
-    long c = (long) e + 127;
-    return (int) (c < 0 ? 0 : c > 254 ? 254 : c);
-}
-
-static inline int e2m1_encode(float q) {
-    float a = fabsf(q);
-    int m = (a > 0.25f) + (a >= 0.75f) + (a > 1.25f) + (a >= 1.75f) + (a > 2.5f) + (a >= 3.5f) + (a > 5.0f);
-    return signbit(q) ? m | 8 : m;
-}
-
-/* ---------- (a) transform + quantize activations ---------- */
-
-static void transform_block_scalar(const float *x, const float *tt, int d, float *y) {
-    for (int k = 0; k < d; k++) y[k] = 0;
-    for (int j = 0; j < d; j++) {
-        float xj = x[j];
-        const float *row = tt + (size_t) j * d;
-        for (int k = 0; k < d; k++) {
-            float prod = row[k] * xj;
-            y[k] = y[k] + prod;
-        }
-    }
-}
+/* ---------- (a) transform + quantize activations (the rules: wush_fp4.h) ---------- */
 
 __attribute__((target("avx2")))
 static void transform_block_avx2(const float *x, const float *tt, int d, float *y) {
@@ -126,7 +65,7 @@ static void transform_block(const float *x, const float *tt, int d, float *y) {
     } else if (avx2() && (d == 16 || d == 32)) {
         transform_block_avx2(x, tt, d, y);
     } else {
-        transform_block_scalar(x, tt, d, y);
+        wush_transform_block(x, tt, d, y);
     }
 }
 
@@ -149,22 +88,8 @@ void wush_quantize_rows(const float *x, int64_t r0, int64_t r1, int32_t p, int32
         for (int b = 0; b < blocks; b++) {
             const float *t = tt == NULL ? NULL : tt + (size_t) b * tstride;
             transform_block(x + r * p + (size_t) b * d, t, d, y);
-            float amax = 0;
-            int nan = 0;
-            for (int k = 0; k < d; k++) {
-                float a = fabsf(y[k]);
-                nan |= isnan(a);
-                amax = a > amax ? a : amax;
-            }
-            int sc = scale_code(nan ? NAN : amax, rule, global);
-            scales[r * blocks + b] = (uint8_t) sc;
-            float s = scale_lut[sc];
             uint8_t *out = codes + (r * p + (size_t) b * d) / 2;
-            for (int k = 0; k < d; k += 2) {
-                int c0 = s == 0 ? 0 : e2m1_encode(y[k] / s);
-                int c1 = s == 0 ? 0 : e2m1_encode(y[k + 1] / s);
-                out[k / 2] = (uint8_t) (c0 | (c1 << 4));
-            }
+            scales[r * blocks + b] = (uint8_t) wush_quantize_group(y, d, rule, global, scale_lut, out);
         }
     }
 }

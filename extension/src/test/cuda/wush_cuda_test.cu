@@ -1,7 +1,7 @@
 /*
  * Tests of the CUDA kernels against the CPU kernels (libwushkernels.so, loaded from the path given as the
- * first argument). Host checks run everywhere: the quantization rules the kernels share with the host
- * (wush_fp4.cuh) give the CPU library's codes bit for bit. Device checks run where a CUDA device is
+ * first argument). Host checks run everywhere: the quantization rules (wush_fp4.h, one source for both
+ * kernels), built by nvcc's host compiler, give the gcc-built CPU library's codes bit for bit. Device checks run where a CUDA device is
  * present: exact quantization bit-identical to the CPU kernels, tensor-core quantization equal up to
  * rounding-boundary cases, GEMM and GEMV within 1e-3 relative of the CPU products, argument errors.
  * Without a device the device checks are reported as skipped, with the reason; exit status 0 means every
@@ -21,8 +21,9 @@
 #include <string>
 #include <vector>
 
+#include "check.h"
 #include "wush_cuda.h"
-#include "wush_fp4.cuh"
+#include "wush_fp4.h"
 
 namespace {
 
@@ -39,15 +40,6 @@ int failures = 0, checks = 0;
         }                                                                \
     } while (0)
 
-#define CHECK(call)                                                                              \
-    do {                                                                                         \
-        int32_t status_ = (int32_t) (call);                                                      \
-        if (status_ != 0) {                                                                      \
-            fprintf(stderr, "FATAL %s:%d: %s -> %d (%s)\n", __FILE__, __LINE__, #call, status_,   \
-                    wush_cuda_error_string(status_));                                            \
-            exit(2);                                                                             \
-        }                                                                                        \
-    } while (0)
 
 /* ---------- the CPU kernels ---------- */
 

@@ -6,18 +6,11 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.Locale;
 
 /**
  * The kernels of {@code src/main/native/wush_kernels.c}, compiled by the Maven build and shipped in the
@@ -62,53 +55,27 @@ final class NativeFp4Kernels implements Fp4Kernels {
     }
 
     private NativeFp4Kernels(SymbolLookup lib) throws Throwable {
-        Linker linker = Linker.nativeLinker();
         Linker.Option critical = Linker.Option.critical(true);
-        int abi = (int) handle(linker, lib, "wush_abi_version", FunctionDescriptor.of(JAVA_INT)).invokeExact();
+        int abi = (int) NativeLibraries.downcall(lib, "wush_abi_version", FunctionDescriptor.of(JAVA_INT)).invokeExact();
         if (abi != ABI) {
             throw new UnsatisfiedLinkError("native kernels have ABI " + abi + ", this jar expects " + ABI);
         }
-        boolean avx2 = (int) handle(linker, lib, "wush_has_avx2", FunctionDescriptor.of(JAVA_INT)).invokeExact() != 0
+        boolean avx2 = (int) NativeLibraries.downcall(lib, "wush_has_avx2", FunctionDescriptor.of(JAVA_INT)).invokeExact() != 0
                 && System.getenv("WUSH_KERNELS_SCALAR") == null;
         this.name = avx2 ? "native (avx2)" : "native (scalar)";
-        this.transformRows = handle(linker, lib, "wush_transform_rows", FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG, JAVA_LONG,
+        this.transformRows = NativeLibraries.downcall(lib, "wush_transform_rows", FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG, JAVA_LONG,
                 JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS), critical);
-        this.quantizeRows = handle(linker, lib, "wush_quantize_rows", FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG, JAVA_LONG,
+        this.quantizeRows = NativeLibraries.downcall(lib, "wush_quantize_rows", FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG, JAVA_LONG,
                 JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_FLOAT, ADDRESS, ADDRESS, ADDRESS), critical);
-        this.gemmW4A4 = handle(linker, lib, "wush_gemm_w4a4", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS,
+        this.gemmW4A4 = NativeLibraries.downcall(lib, "wush_gemm_w4a4", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, ADDRESS,
                 ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_LONG), critical);
-        this.gemvW4A16 = handle(linker, lib, "wush_gemv_w4a16", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS,
+        this.gemvW4A16 = NativeLibraries.downcall(lib, "wush_gemv_w4a16", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS,
                 JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG), critical);
-        this.streamSum = handle(linker, lib, "wush_stream_sum", FunctionDescriptor.of(JAVA_DOUBLE, ADDRESS, JAVA_LONG), critical);
-    }
-
-    private static MethodHandle handle(Linker linker, SymbolLookup lib, String symbol, FunctionDescriptor fd, Linker.Option... options) {
-        MemorySegment address = lib.find(symbol).orElseThrow(() -> new UnsatisfiedLinkError("symbol " + symbol + " not found"));
-        return linker.downcallHandle(address, fd, options);
+        this.streamSum = NativeLibraries.downcall(lib, "wush_stream_sum", FunctionDescriptor.of(JAVA_DOUBLE, ADDRESS, JAVA_LONG), critical);
     }
 
     private static NativeFp4Kernels load() throws Throwable {
-        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
-        String arch = System.getProperty("os.arch", "");
-        if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
-            throw new UnsatisfiedLinkError("no native kernels built for " + os + "/" + arch);
-        }
-        Path file;
-        try (InputStream in = NativeFp4Kernels.class.getResourceAsStream(RESOURCE)) {
-            if (in == null) {
-                throw new UnsatisfiedLinkError("resource dev/wush/kernel/" + RESOURCE
-                        + " is not in the jar (the build found no gcc)");
-            }
-            file = Files.createTempFile("wushkernels-", ".so");
-            Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            throw new IOException("could not extract the native kernels to " + System.getProperty("java.io.tmpdir") + ": " + e, e);
-        }
-        try {
-            return new NativeFp4Kernels(SymbolLookup.libraryLookup(file, Arena.global()));
-        } finally {
-            Files.deleteIfExists(file); // mapped already; nothing left behind in the temp directory
-        }
+        return new NativeFp4Kernels(NativeLibraries.load(NativeFp4Kernels.class, RESOURCE, "the build found no gcc"));
     }
 
     @Override
@@ -122,7 +89,7 @@ final class NativeFp4Kernels implements Fp4Kernels {
         try {
             transformRows.invokeExact(x, r0, r1, p, d, tt, tstride, y);
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -136,7 +103,7 @@ final class NativeFp4Kernels implements Fp4Kernels {
             quantizeRows.invokeExact(x, r0, r1, p, d, tt, tstride, format.rule(), format.globalScale(),
                     MemorySegment.ofArray(format.values()), codes, scales);
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -151,7 +118,7 @@ final class NativeFp4Kernels implements Fp4Kernels {
             status((int) gemmW4A4.invokeExact(aCodes, aScales, rows, wCodes, wScales, o0, o1, p, d, aScaleValues, wScaleValues, y, ldy),
                     rows, p);
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -163,7 +130,7 @@ final class NativeFp4Kernels implements Fp4Kernels {
         try {
             status((int) gemvW4A16.invokeExact(x, rows, wCodes, wScales, o0, o1, p, d, wScaleValues, y, ldy), rows, p);
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -173,7 +140,7 @@ final class NativeFp4Kernels implements Fp4Kernels {
         try {
             return (double) streamSum.invokeExact(x, n);
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -182,15 +149,5 @@ final class NativeFp4Kernels implements Fp4Kernels {
         if (code != 0) {
             throw new OutOfMemoryError("native FP4 kernel: no memory for the scratch buffers of " + rows + " × " + p + " activations");
         }
-    }
-
-    private static RuntimeException rethrow(Throwable e) {
-        if (e instanceof RuntimeException r) {
-            return r;
-        }
-        if (e instanceof Error err) {
-            throw err;
-        }
-        return new IllegalStateException(e);
     }
 }

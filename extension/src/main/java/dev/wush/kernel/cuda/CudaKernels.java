@@ -5,18 +5,12 @@ import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
-import java.io.IOException;
-import java.io.InputStream;
+import dev.wush.kernel.NativeLibraries;
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.Locale;
 
 /**
  * The CUDA kernels of {@code src/main/cuda/wush_cuda.cu} ({@code libwushcuda.so}, built by the Maven profile
@@ -100,65 +94,40 @@ public final class CudaKernels {
     }
 
     private CudaKernels(SymbolLookup lib) throws Throwable {
-        Linker linker = Linker.nativeLinker();
-        int abi = (int) handle(linker, lib, "wush_cuda_abi_version", FunctionDescriptor.of(JAVA_INT)).invokeExact();
+        int abi = (int) NativeLibraries.downcall(lib, "wush_cuda_abi_version", FunctionDescriptor.of(JAVA_INT)).invokeExact();
         if (abi != ABI) {
             throw new UnsatisfiedLinkError("CUDA kernels have ABI " + abi + ", this jar expects " + ABI);
         }
-        this.errorString = handle(linker, lib, "wush_cuda_error_string", FunctionDescriptor.of(ADDRESS, JAVA_INT));
-        this.deviceCount = handle(linker, lib, "wush_cuda_device_count", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-        this.deviceInfo = handle(linker, lib, "wush_cuda_device_info",
+        this.errorString = NativeLibraries.downcall(lib, "wush_cuda_error_string", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+        this.deviceCount = NativeLibraries.downcall(lib, "wush_cuda_device_count", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        this.deviceInfo = NativeLibraries.downcall(lib, "wush_cuda_device_info",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, JAVA_INT));
-        this.setDevice = handle(linker, lib, "wush_cuda_set_device", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-        this.compiledArchs = handle(linker, lib, "wush_cuda_compiled_archs", FunctionDescriptor.of(ADDRESS));
-        this.malloc = handle(linker, lib, "wush_cuda_malloc", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
-        this.free = handle(linker, lib, "wush_cuda_free", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
-        this.mallocAsync = handle(linker, lib, "wush_cuda_malloc_async", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
-        this.freeAsync = handle(linker, lib, "wush_cuda_free_async", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG));
-        this.copy = handle(linker, lib, "wush_cuda_copy", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG));
-        this.copyRows = handle(linker, lib, "wush_cuda_copy_rows",
+        this.setDevice = NativeLibraries.downcall(lib, "wush_cuda_set_device", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+        this.compiledArchs = NativeLibraries.downcall(lib, "wush_cuda_compiled_archs", FunctionDescriptor.of(ADDRESS));
+        this.malloc = NativeLibraries.downcall(lib, "wush_cuda_malloc", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
+        this.free = NativeLibraries.downcall(lib, "wush_cuda_free", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+        this.mallocAsync = NativeLibraries.downcall(lib, "wush_cuda_malloc_async", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+        this.freeAsync = NativeLibraries.downcall(lib, "wush_cuda_free_async", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG));
+        this.copy = NativeLibraries.downcall(lib, "wush_cuda_copy", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG));
+        this.copyRows = NativeLibraries.downcall(lib, "wush_cuda_copy_rows",
                 FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_LONG));
-        this.memset = handle(linker, lib, "wush_cuda_memset", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG));
-        this.synchronize = handle(linker, lib, "wush_cuda_stream_synchronize", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
-        this.transformRows = handle(linker, lib, "wush_cuda_transform_rows", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG,
+        this.memset = NativeLibraries.downcall(lib, "wush_cuda_memset", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG));
+        this.synchronize = NativeLibraries.downcall(lib, "wush_cuda_stream_synchronize", FunctionDescriptor.of(JAVA_INT, JAVA_LONG));
+        this.transformRows = NativeLibraries.downcall(lib, "wush_cuda_transform_rows", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG,
                 JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG));
-        this.quantizeRows = handle(linker, lib, "wush_cuda_quantize_rows", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG,
+        this.quantizeRows = NativeLibraries.downcall(lib, "wush_cuda_quantize_rows", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG,
                 JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_FLOAT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT));
-        this.gemmW4A4 = handle(linker, lib, "wush_cuda_gemm_w4a4", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG,
+        this.gemmW4A4 = NativeLibraries.downcall(lib, "wush_cuda_gemm_w4a4", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG,
                 JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_FLOAT, JAVA_LONG, JAVA_FLOAT, JAVA_LONG,
                 JAVA_LONG));
-        this.gemvW4A16 = handle(linker, lib, "wush_cuda_gemv_w4a16", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT,
+        this.gemvW4A16 = NativeLibraries.downcall(lib, "wush_cuda_gemv_w4a16", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT,
                 JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_FLOAT, JAVA_LONG, JAVA_LONG));
-        this.gemmKernelName = handle(linker, lib, "wush_cuda_gemm_kernel_name", FunctionDescriptor.of(ADDRESS, JAVA_INT, JAVA_INT));
-    }
-
-    private static MethodHandle handle(Linker linker, SymbolLookup lib, String symbol, FunctionDescriptor fd) {
-        MemorySegment address = lib.find(symbol).orElseThrow(() -> new UnsatisfiedLinkError("symbol " + symbol + " not found"));
-        return linker.downcallHandle(address, fd);
+        this.gemmKernelName = NativeLibraries.downcall(lib, "wush_cuda_gemm_kernel_name", FunctionDescriptor.of(ADDRESS, JAVA_INT, JAVA_INT));
     }
 
     private static CudaKernels load() throws Throwable {
-        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
-        String arch = System.getProperty("os.arch", "");
-        if (!os.contains("linux") || !(arch.equals("amd64") || arch.equals("x86_64"))) {
-            throw new UnsatisfiedLinkError("no CUDA kernels built for " + os + "/" + arch);
-        }
-        Path file;
-        try (InputStream in = CudaKernels.class.getResourceAsStream(RESOURCE)) {
-            if (in == null) {
-                throw new UnsatisfiedLinkError("resource " + RESOURCE + " is not in the jar (it was built without nvcc; "
-                        + "build with the Maven profile cuda: -Pcuda -Dwush.nvcc=/path/to/nvcc)");
-            }
-            file = Files.createTempFile("wushcuda-", ".so");
-            Files.copy(in, file, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            throw new IOException("could not extract the CUDA kernels to " + System.getProperty("java.io.tmpdir") + ": " + e, e);
-        }
-        try {
-            return new CudaKernels(SymbolLookup.libraryLookup(file, Arena.global()));
-        } finally {
-            Files.deleteIfExists(file); // mapped already
-        }
+        return new CudaKernels(NativeLibraries.load(CudaKernels.class, RESOURCE, "it was built without nvcc; build with the "
+                + "Maven profile cuda: -Pcuda -Dwush.nvcc=/path/to/nvcc"));
     }
 
     // ---------- devices ----------
@@ -173,7 +142,7 @@ public final class CudaKernels {
             }
             return n.get(JAVA_INT, 0) > 0 ? null : "cudaGetDeviceCount found 0 devices";
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -184,7 +153,7 @@ public final class CudaKernels {
             int status = (int) deviceCount.invokeExact(n);
             return status == 0 ? n.get(JAVA_INT, 0) : 0;
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -197,7 +166,7 @@ public final class CudaKernels {
             check((int) deviceInfo.invokeExact(device, major, minor, name, 256), "cudaGetDeviceProperties(" + device + ")");
             return name.getString(0) + " (sm_" + major.get(JAVA_INT, 0) + minor.get(JAVA_INT, 0) + ")";
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -206,7 +175,7 @@ public final class CudaKernels {
         try {
             check((int) setDevice.invokeExact(device), "cudaSetDevice(" + device + ")");
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -215,7 +184,7 @@ public final class CudaKernels {
         try {
             return ((MemorySegment) compiledArchs.invokeExact()).reinterpret(256).getString(0);
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -224,7 +193,7 @@ public final class CudaKernels {
         try {
             return ((MemorySegment) gemmKernelName.invokeExact(rows, p)).reinterpret(256).getString(0);
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -239,7 +208,7 @@ public final class CudaKernels {
             }
             return ptr.get(ADDRESS, 0).address();
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -247,7 +216,7 @@ public final class CudaKernels {
         try {
             check((int) free.invokeExact(ptr), "cudaFree");
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -261,7 +230,7 @@ public final class CudaKernels {
             }
             return ptr.get(ADDRESS, 0).address();
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -269,7 +238,7 @@ public final class CudaKernels {
         try {
             check((int) freeAsync.invokeExact(ptr, stream), "cudaFreeAsync");
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -279,7 +248,7 @@ public final class CudaKernels {
         try {
             check((int) copy.invokeExact(device, host.address(), bytes, 1, 0L), "cudaMemcpy host to device");
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -289,7 +258,7 @@ public final class CudaKernels {
         try {
             check((int) copy.invokeExact(host.address(), device, bytes, 2, 0L), "cudaMemcpy device to host");
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -298,7 +267,7 @@ public final class CudaKernels {
         try {
             check((int) copyRows.invokeExact(dst, dpitch, src, spitch, width, rows, stream), "cudaMemcpy2DAsync");
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -306,7 +275,7 @@ public final class CudaKernels {
         try {
             check((int) memset.invokeExact(ptr, value, bytes, stream), "cudaMemsetAsync");
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -315,7 +284,7 @@ public final class CudaKernels {
         try {
             check((int) synchronize.invokeExact(stream), "cudaStreamSynchronize");
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -325,7 +294,7 @@ public final class CudaKernels {
         try {
             check((int) transformRows.invokeExact(stream, x, rows, p, d, tt, tstride, y), "wush_cuda_transform_rows");
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -336,7 +305,7 @@ public final class CudaKernels {
             check((int) quantizeRows.invokeExact(stream, x, rows, p, d, tt, tstride, rule, globalScale, lut, codes, scales,
                     exact ? 1 : 0), "wush_cuda_quantize_rows");
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -346,7 +315,7 @@ public final class CudaKernels {
             check((int) gemmW4A4.invokeExact(stream, aCodes, aScales, rows, wCodes, wScales, out, p, d, aBase, aFactor, wBase, wFactor,
                     y, ldy), "wush_cuda_gemm_w4a4");
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -356,7 +325,7 @@ public final class CudaKernels {
             check((int) gemvW4A16.invokeExact(stream, x, rows, wCodes, wScales, out, p, d, wBase, wFactor, y, ldy),
                     "wush_cuda_gemv_w4a16");
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -366,7 +335,7 @@ public final class CudaKernels {
         try {
             return ((MemorySegment) errorString.invokeExact(status)).reinterpret(1024).getString(0) + " (" + status + ")";
         } catch (Throwable e) {
-            throw rethrow(e);
+            throw NativeLibraries.rethrow(e);
         }
     }
 
@@ -386,15 +355,5 @@ public final class CudaKernels {
         if (host.byteSize() < bytes) {
             throw new IllegalArgumentException("host buffer of " + host.byteSize() + " bytes, copy of " + bytes);
         }
-    }
-
-    private static RuntimeException rethrow(Throwable e) {
-        if (e instanceof RuntimeException r) {
-            return r;
-        }
-        if (e instanceof Error err) {
-            throw err;
-        }
-        return new IllegalStateException(e);
     }
 }

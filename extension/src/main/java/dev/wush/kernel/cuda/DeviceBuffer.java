@@ -2,6 +2,7 @@ package dev.wush.kernel.cuda;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.lang.ref.Cleaner;
 
 /**
@@ -80,7 +81,7 @@ public final class DeviceBuffer implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment staging = arena.allocate(4L * n, 64);
             CudaKernels.require().copyToHost(address, staging, 4L * n);
-            return staging.toArray(java.lang.foreign.ValueLayout.JAVA_FLOAT);
+            return staging.toArray(ValueLayout.JAVA_FLOAT);
         }
     }
 
@@ -89,7 +90,7 @@ public final class DeviceBuffer implements AutoCloseable {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment staging = arena.allocate(n, 64);
             CudaKernels.require().copyToHost(address, staging, n);
-            return staging.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            return staging.toArray(ValueLayout.JAVA_BYTE);
         }
     }
 

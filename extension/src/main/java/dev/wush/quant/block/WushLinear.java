@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import dev.wush.nn.NamedBlock;
+import dev.wush.kernel.Fp4Scales;
 import dev.wush.kernel.PackedLayer;
 import dev.wush.kernel.cuda.CudaKernels;
 import dev.wush.kernel.cuda.CudaPackedLayer;
@@ -85,7 +86,7 @@ public final class WushLinear extends NamedBlock {
         long[] outShape = shape.getShape().clone();
         outShape[outShape.length - 1] = packed.out();
         NDArray result;
-        if (x.getDevice().isGpu() && packed.kernelArrays() != null) {
+        if (x.getDevice().isGpu() && Fp4Scales.supports(packed.format())) {
             result = forwardCuda(x, rows).reshape(new Shape(outShape));
         } else {
             if (x.getDevice().isGpu() && !warnedHost) {

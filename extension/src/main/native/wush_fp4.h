@@ -1,13 +1,14 @@
 /*
- * FP4 quantization rules shared by the CUDA kernels and their host-side tests (__host__ __device__).
- * They are the rules of the CPU kernels (src/main/native/wush_kernels.c) and of
- * dev.wush.quant.format.Mxfp4 / Nvfp4 / E4M3, written so that a GPU gives bit-identical codes:
- * products and sums are separate round-to-nearest operations (no fused multiply-add), the E4M3
- * encoding runs in double like the C code, and the division by the scale is IEEE division.
+ * FP4 quantization rules of the kernels, one source for the CPU kernels (wush_kernels.c, C) and the CUDA
+ * kernels (../cuda/wush_cuda.cu, __host__ __device__): the rules of dev.wush.quant.format.Mxfp4 / Nvfp4 /
+ * E4M3, written so that every compiler gives the same codes: products and sums are separate
+ * round-to-nearest operations (no fused multiply-add; C is compiled with -ffp-contract=off), the E4M3
+ * encoding runs in double, and the division by the scale is IEEE division.
  */
 #pragma once
 #include <stdint.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #ifdef __CUDACC__
