@@ -8,7 +8,7 @@
 set -eu
 mode="$1"; nvcc="$2"; src="$3"
 rules="$src/../native" # wush_fp4.h, the quantization rules shared with the CPU kernels
-archs="${WUSH_CUDA_ARCHS:-arch=compute_80,code=sm_80 arch=compute_90,code=sm_90 arch=compute_90,code=compute_90}"
+archs="${WUSH_CUDA_ARCHS:-arch=compute_80,code=sm_80 arch=compute_90,code=sm_90 arch=compute_120a,code=sm_120a arch=compute_121a,code=sm_121a arch=compute_90,code=compute_90}"
 gencode=""
 names=""
 for a in $archs; do
@@ -22,7 +22,7 @@ lib)
   out="$4/dev/wush/kernel/linux-x86_64"
   lib="$out/libwushcuda.so"
   if [ -f "$lib" ] && [ "$lib" -nt "$src/wush_cuda.cu" ] && [ "$lib" -nt "$rules/wush_fp4.h" ] \
-     && [ "$lib" -nt "$src/wush_cuda.h" ] && [ "$lib" -nt "$0" ]; then
+     && [ "$lib" -nt "$src/wush_cuda.h" ] && [ "$lib" -nt "$src/wush_fp4mma.h" ] && [ "$lib" -nt "$0" ]; then
     exit 0
   fi
   mkdir -p "$out"

@@ -15,15 +15,23 @@
 #include <mma.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mutex>
+#include <vector>
 
 #include "wush_cuda.h"
 #include "wush_fp4.h"
+#include "wush_fp4mma.h"
 
 #ifndef WUSH_CUDA_ARCHS
 #define WUSH_CUDA_ARCHS "unknown"
 #endif
 
 using namespace nvcuda;
+
+static_assert(WUSH_CUDA_SCALE_E8M0 == WUSH_SCALE_E8M0 && WUSH_CUDA_SCALE_E4M3 == WUSH_SCALE_E4M3, "scale types");
 
 namespace {
 
@@ -243,18 +251,14 @@ template <int D>
 __global__ void __launch_bounds__(256) gemm_tc_kernel(const uint8_t *__restrict__ a_codes, const uint8_t *__restrict__ a_scales,
                                                       int rows, const uint8_t *__restrict__ w_codes,
                                                       const uint8_t *__restrict__ w_scales, int64_t out, int p,
-                                                      const float *__restrict__ a_base, const float *__restrict__ w_base,
-                                                      float alpha, float *__restrict__ y, int64_t ldy) {
+                                                      int scale_type, float alpha, float *__restrict__ y, int64_t ldy) {
     __shared__ __align__(32) __nv_bfloat16 as[2][TM * TLD];
     __shared__ __align__(32) __nv_bfloat16 ws[2][TN * TLD];
-    __shared__ float abase[256], wbase[256], e2m1v[16];
+    __shared__ float sbase[256], e2m1v[16];
     const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
     const int64_t n0 = (int64_t) blockIdx.x * TN, m0 = (int64_t) blockIdx.y * TM;
     const int chunks = p / 32, blocks = p / D;
-    for (int i = tid; i < 256; i += 256) {
-        abase[i] = a_base[i];
-        wbase[i] = w_base[i];
-    }
+    for (int i = tid; i < 256; i += 256) sbase[i] = wush_scale_base(scale_type, i);
     if (tid < 16) e2m1v[tid] = e2m1_value(tid);
 
     const bool is_a = tid < TM; /* warp-uniform */
@@ -263,7 +267,6 @@ __global__ void __launch_bounds__(256) gemm_tc_kernel(const uint8_t *__restrict_
     const bool valid = is_a ? grow < rows : grow < out;
     const uint8_t *src = (is_a ? a_codes : w_codes) + (valid ? grow : 0) * (int64_t) (p / 2);
     const uint8_t *ssrc = (is_a ? a_scales : w_scales) + (valid ? grow : 0) * (int64_t) blocks;
-    const float *base = is_a ? abase : wbase;
     uint4 pk = make_uint4(0, 0, 0, 0);
     int s0 = 0, s1 = 0;
 
@@ -275,7 +278,7 @@ __global__ void __launch_bounds__(256) gemm_tc_kernel(const uint8_t *__restrict_
         }
     };
     auto store = [&](int buf) {
-        const float lo = base[s0], hi = base[s1];
+        const float lo = sbase[s0], hi = sbase[s1];
         const uint32_t words[4] = {pk.x, pk.y, pk.z, pk.w};
         __align__(16) __nv_bfloat16 v[32];
 #pragma unroll
@@ -346,6 +349,126 @@ __global__ void __launch_bounds__(256) gemm_tc_kernel(const uint8_t *__restrict_
     }
 }
 
+/* ---------- (b') W4A4 on the block-scaled FP4 tensor cores of sm_120a / sm_121a ---------- */
+
+#if defined(__CUDA_ARCH_FEAT_SM120_ALL) || defined(__CUDA_ARCH_FEAT_SM121_ALL)
+#define WUSH_FP4_MMA 1
+#endif
+
+/* D += A·B on the FP4 tensor cores (see wush_fp4mma.h); D == 32: MXFP4 (E8M0 per 32), D == 16: NVFP4 (E4M3 per 16). */
+template <int D>
+__device__ __forceinline__ void mma_fp4(float (&acc)[4], const uint32_t (&a)[4], const uint32_t (&b)[2], uint32_t sa, uint32_t sb) {
+#ifdef WUSH_FP4_MMA
+    if (D == 32) {
+        asm volatile("mma.sync.aligned.m16n8k64.row.col.kind::mxf4.block_scale.scale_vec::2X.f32.e2m1.e2m1.f32.ue8m0 "
+                     "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3}, %10, {%11,%12}, %13, {%14,%15};"
+                     : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(sa), "h"((uint16_t) 0),
+                       "h"((uint16_t) 0), "r"(sb), "h"((uint16_t) 0), "h"((uint16_t) 0));
+    } else {
+        asm volatile("mma.sync.aligned.m16n8k64.row.col.kind::mxf4nvf4.block_scale.scale_vec::4X.f32.e2m1.e2m1.f32.ue4m3 "
+                     "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3}, %10, {%11,%12}, %13, {%14,%15};"
+                     : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3])
+                     : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]), "r"(sa), "h"((uint16_t) 0),
+                       "h"((uint16_t) 0), "r"(sb), "h"((uint16_t) 0), "h"((uint16_t) 0));
+    }
+#else
+    /* never launched: the host runs this kernel only from sm_120a/sm_121a machine code (fp4_mma_usable) */
+    acc[0] = acc[1] = acc[2] = acc[3] = NAN;
+#endif
+}
+
+/*
+ * y (rows, out) = alpha · A (rows, p) · Wᵀ on the FP4 tensor cores. 256 threads, 128×128 output tiles, K in
+ * tiles of 128 (two m16n8k64 steps): each thread copies two 32-element groups of A and two of W (the weights
+ * turned from the split-nibble to the standard layout) and one row's scale words into shared memory; the next
+ * tile's bytes are loaded into registers while the tensor cores work on the current one. 8 warps of 64×32
+ * outputs: 4 × 4 MMAs per K step.
+ */
+template <int D>
+__global__ void __launch_bounds__(256) gemm_fp4mma_kernel(const uint8_t *__restrict__ a_codes, const uint8_t *__restrict__ a_scales,
+                                                          int rows, const uint8_t *__restrict__ w_codes,
+                                                          const uint8_t *__restrict__ w_scales, int64_t out, int p, float alpha,
+                                                          float *__restrict__ y, int64_t ldy) {
+    __shared__ __align__(16) uint32_t ac[2][TM * WUSH_MMA_STRIDE], wc[2][TN * WUSH_MMA_STRIDE];
+    __shared__ uint32_t asc[2][TM * 2], wsc[2][TN * 2];
+    const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+    const int64_t n0 = (int64_t) blockIdx.x * TN, m0 = (int64_t) blockIdx.y * TM;
+    const int groups = p / 32, blocks = p / D, tiles = (p + WUSH_MMA_TK - 1) / WUSH_MMA_TK;
+
+    /* codes: items tid and tid + 256 of A's and of W's 128 rows × 4 groups; scales: row tid of A (tid < 128) or W */
+    uint4 a_pk[2], w_pk[2];
+    uint32_t sc_pk[2];
+    const uint8_t *a_row[2], *w_row[2];
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        const int r = (tid + 256 * h) / 4;
+        a_row[h] = m0 + r < rows ? a_codes + (m0 + r) * (p / 2) : nullptr;
+        w_row[h] = n0 + r < out ? w_codes + (n0 + r) * (p / 2) : nullptr;
+    }
+    const bool sc_is_a = tid < TM;
+    const int sc_row = sc_is_a ? tid : tid - TM;
+    const int64_t sc_grow = sc_is_a ? m0 + sc_row : n0 + sc_row;
+    const uint8_t *sc_src = sc_grow < (sc_is_a ? (int64_t) rows : out)
+                                ? (sc_is_a ? a_scales : w_scales) + sc_grow * (int64_t) blocks : nullptr;
+
+    auto load = [&](int tile) {
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int g = tile * 4 + (tid + 256 * h) % 4;
+            a_pk[h] = wush_mma_group(a_row[h], groups, g);
+            w_pk[h] = wush_mma_group(w_row[h], groups, g);
+        }
+        sc_pk[0] = wush_mma_scale_word(sc_src, blocks, tile, 0, D);
+        sc_pk[1] = wush_mma_scale_word(sc_src, blocks, tile, 1, D);
+    };
+    auto store = [&](int buf) {
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            const int item = tid + 256 * h, r = item / 4, q = item % 4;
+            *reinterpret_cast<uint4 *>(&ac[buf][r * WUSH_MMA_STRIDE + 4 * q]) = a_pk[h];
+            *reinterpret_cast<uint4 *>(&wc[buf][r * WUSH_MMA_STRIDE + 4 * q]) = wush_split_to_standard(w_pk[h]);
+        }
+        uint32_t *sc = sc_is_a ? asc[buf] : wsc[buf];
+        sc[sc_row * 2] = sc_pk[0];
+        sc[sc_row * 2 + 1] = sc_pk[1];
+    };
+
+    const int wm = warp / 4, wn = warp % 4; /* this warp's 64×32 part of the tile */
+    float acc[4][4][4] = {};
+    load(0);
+    store(0);
+    __syncthreads();
+    for (int tile = 0; tile < tiles; tile++) {
+        const int buf = tile & 1;
+        if (tile + 1 < tiles) load(tile + 1);
+#pragma unroll
+        for (int ks = 0; ks < 2; ks++) {
+            uint32_t fa[4][4], fb[4][2], sa[4], sb[4];
+#pragma unroll
+            for (int i = 0; i < 4; i++) wush_mma_load_a(ac[buf], asc[buf], wm * 64 + 16 * i, ks, lane, fa[i], &sa[i]);
+#pragma unroll
+            for (int j = 0; j < 4; j++) wush_mma_load_b(wc[buf], wsc[buf], wn * 32 + 8 * j, ks, lane, fb[j], &sb[j]);
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) mma_fp4<D>(acc[i][j], fa[i], fb[j], sa[i], sb[j]);
+        }
+        if (tile + 1 < tiles) store(buf ^ 1);
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int64_t gm = m0 + wm * 64 + 16 * i + wush_mma_d_row(lane, e);
+                const int64_t gn = n0 + wn * 32 + 8 * j + wush_mma_d_col(lane, e);
+                if (gm < rows && gn < out) y[gm * ldy + gn] = acc[i][j][e] * alpha;
+            }
+}
+
 /* ---------- (c) decode GEMVs ---------- */
 
 constexpr int GEMV_THREADS = 256, GEMV_WARPS = GEMV_THREADS / 32, GEMV_MAX_ROWS = 4;
@@ -360,15 +483,15 @@ __global__ void __launch_bounds__(GEMV_THREADS) gemv_w4a4_kernel(const uint8_t *
                                                                  const uint8_t *__restrict__ a_scales,
                                                                  const uint8_t *__restrict__ w_codes,
                                                                  const uint8_t *__restrict__ w_scales, int64_t out, int p,
-                                                                 const float *__restrict__ a_base,
-                                                                 const float *__restrict__ w_base, float alpha,
-                                                                 float *__restrict__ y, int64_t ldy) {
+                                                                 int scale_type, float alpha, float *__restrict__ y,
+                                                                 int64_t ldy) {
     extern __shared__ __align__(16) uint8_t smem[];
     uint32_t *av = reinterpret_cast<uint32_t *>(smem);                      /* (R, p/4) words of 4 int8 */
     float *as16 = reinterpret_cast<float *>(smem + (size_t) R * p);         /* (R, p/16) */
     __shared__ float wbase[256];
     const int blocks = p / D, groups16 = p / 16;
-    for (int i = threadIdx.x; i < 256; i += GEMV_THREADS) wbase[i] = w_base[i];
+    for (int i = threadIdx.x; i < 256; i += GEMV_THREADS) wbase[i] = wush_scale_base(scale_type, i);
+    __syncthreads();
     const uint32_t *aw = reinterpret_cast<const uint32_t *>(a_codes);
     for (int i = threadIdx.x; i < R * p / 8; i += GEMV_THREADS) {
         uint32_t first, second;
@@ -378,7 +501,7 @@ __global__ void __launch_bounds__(GEMV_THREADS) gemv_w4a4_kernel(const uint8_t *
     }
     for (int i = threadIdx.x; i < R * groups16; i += GEMV_THREADS) {
         int r = i / groups16, g = i % groups16;
-        as16[i] = a_base[a_scales[(int64_t) r * blocks + g * 16 / D]];
+        as16[i] = wbase[a_scales[(int64_t) r * blocks + g * 16 / D]]; /* one format for both operands */
     }
     __syncthreads();
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -420,10 +543,10 @@ __global__ void __launch_bounds__(GEMV_THREADS) gemv_w4a4_kernel(const uint8_t *
 template <int D, int R>
 __global__ void __launch_bounds__(GEMV_THREADS) gemv_w4a16_kernel(const float *__restrict__ x, const uint8_t *__restrict__ w_codes,
                                                                   const uint8_t *__restrict__ w_scales, int64_t out, int p,
-                                                                  const float *__restrict__ w_base, float alpha,
-                                                                  float *__restrict__ y, int64_t ldy) {
+                                                                  int scale_type, float alpha, float *__restrict__ y,
+                                                                  int64_t ldy) {
     __shared__ float wbase[256];
-    for (int i = threadIdx.x; i < 256; i += GEMV_THREADS) wbase[i] = w_base[i];
+    for (int i = threadIdx.x; i < 256; i += GEMV_THREADS) wbase[i] = wush_scale_base(scale_type, i);
     __syncthreads();
     const int blocks = p / D;
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -478,7 +601,7 @@ size_t gemv_smem(int rows, int p) {
 
 template <int D, int R>
 int32_t launch_gemv_w4a4(cudaStream_t s, const uint8_t *ac, const uint8_t *asc, const uint8_t *wc, const uint8_t *wsc,
-                         int64_t out, int p, const float *ab, const float *wb, float alpha, float *y, int64_t ldy) {
+                         int64_t out, int p, int st, float alpha, float *y, int64_t ldy) {
     size_t smem = gemv_smem(R, p);
     if (smem > 48 * 1024) {
         cudaError_t e = cudaFuncSetAttribute(gemv_w4a4_kernel<D, R>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int) smem);
@@ -488,31 +611,31 @@ int32_t launch_gemv_w4a4(cudaStream_t s, const uint8_t *ac, const uint8_t *asc, 
     int64_t cap = (int64_t) sm_count() * (per_sm_blocks < 1 ? 1 : per_sm_blocks > 4 ? 4 : per_sm_blocks);
     int64_t want = (out + GEMV_WARPS - 1) / GEMV_WARPS;
     int grid = (int) (want < cap ? want : cap);
-    gemv_w4a4_kernel<D, R><<<grid, GEMV_THREADS, smem, s>>>(ac, asc, wc, wsc, out, p, ab, wb, alpha, y, ldy);
+    gemv_w4a4_kernel<D, R><<<grid, GEMV_THREADS, smem, s>>>(ac, asc, wc, wsc, out, p, st, alpha, y, ldy);
     return launched();
 }
 
 template <int D>
 int32_t gemv_w4a4_rows(cudaStream_t s, int rows, const uint8_t *ac, const uint8_t *asc, const uint8_t *wc,
-                       const uint8_t *wsc, int64_t out, int p, const float *ab, const float *wb, float alpha, float *y,
+                       const uint8_t *wsc, int64_t out, int p, int st, float alpha, float *y,
                        int64_t ldy) {
     switch (rows) {
-    case 1: return launch_gemv_w4a4<D, 1>(s, ac, asc, wc, wsc, out, p, ab, wb, alpha, y, ldy);
-    case 2: return launch_gemv_w4a4<D, 2>(s, ac, asc, wc, wsc, out, p, ab, wb, alpha, y, ldy);
-    case 3: return launch_gemv_w4a4<D, 3>(s, ac, asc, wc, wsc, out, p, ab, wb, alpha, y, ldy);
-    default: return launch_gemv_w4a4<D, 4>(s, ac, asc, wc, wsc, out, p, ab, wb, alpha, y, ldy);
+    case 1: return launch_gemv_w4a4<D, 1>(s, ac, asc, wc, wsc, out, p, st, alpha, y, ldy);
+    case 2: return launch_gemv_w4a4<D, 2>(s, ac, asc, wc, wsc, out, p, st, alpha, y, ldy);
+    case 3: return launch_gemv_w4a4<D, 3>(s, ac, asc, wc, wsc, out, p, st, alpha, y, ldy);
+    default: return launch_gemv_w4a4<D, 4>(s, ac, asc, wc, wsc, out, p, st, alpha, y, ldy);
     }
 }
 
 template <int D>
 int32_t gemv_w4a16_rows(cudaStream_t s, int rows, const float *x, const uint8_t *wc, const uint8_t *wsc, int64_t out, int p,
-                        const float *wb, float alpha, float *y, int64_t ldy) {
+                        int st, float alpha, float *y, int64_t ldy) {
     int grid = grid_for(out, GEMV_WARPS);
     switch (rows) {
-    case 1: gemv_w4a16_kernel<D, 1><<<grid, GEMV_THREADS, 0, s>>>(x, wc, wsc, out, p, wb, alpha, y, ldy); break;
-    case 2: gemv_w4a16_kernel<D, 2><<<grid, GEMV_THREADS, 0, s>>>(x, wc, wsc, out, p, wb, alpha, y, ldy); break;
-    case 3: gemv_w4a16_kernel<D, 3><<<grid, GEMV_THREADS, 0, s>>>(x, wc, wsc, out, p, wb, alpha, y, ldy); break;
-    default: gemv_w4a16_kernel<D, 4><<<grid, GEMV_THREADS, 0, s>>>(x, wc, wsc, out, p, wb, alpha, y, ldy); break;
+    case 1: gemv_w4a16_kernel<D, 1><<<grid, GEMV_THREADS, 0, s>>>(x, wc, wsc, out, p, st, alpha, y, ldy); break;
+    case 2: gemv_w4a16_kernel<D, 2><<<grid, GEMV_THREADS, 0, s>>>(x, wc, wsc, out, p, st, alpha, y, ldy); break;
+    case 3: gemv_w4a16_kernel<D, 3><<<grid, GEMV_THREADS, 0, s>>>(x, wc, wsc, out, p, st, alpha, y, ldy); break;
+    default: gemv_w4a16_kernel<D, 4><<<grid, GEMV_THREADS, 0, s>>>(x, wc, wsc, out, p, st, alpha, y, ldy); break;
     }
     return launched();
 }
@@ -521,8 +644,133 @@ bool gemv_fits(int rows, int p) {
     return rows <= GEMV_MAX_ROWS && gemv_smem(rows, p) + 2048 <= (size_t) smem_optin();
 }
 
-bool bad_format(int32_t p, int32_t d) {
-    return (d != 16 && d != 32) || p <= 0 || p % 32 != 0;
+bool bad_format(int32_t p, int32_t d, int32_t scale_type) {
+    return (d != 16 && d != 32) || p <= 0 || p % 32 != 0 || (scale_type != WUSH_SCALE_E8M0 && scale_type != WUSH_SCALE_E4M3);
+}
+
+/* The tile GEMM for more rows than the GEMVs take: on the FP4 tensor cores (fp4) or on BF16 ones. */
+int32_t launch_gemm(cudaStream_t s, bool fp4, const uint8_t *ac, const uint8_t *asc, int rows, const uint8_t *wc,
+                    const uint8_t *wsc, int64_t out, int p, int d, int st, float alpha, float *y, int64_t ldy) {
+    if ((rows + TM - 1) / TM > 65535) return WUSH_CUDA_E_UNSUPPORTED;
+    dim3 grid((unsigned) ((out + TN - 1) / TN), (unsigned) ((rows + TM - 1) / TM));
+    if (fp4 && d == 32) {
+        gemm_fp4mma_kernel<32><<<grid, 256, 0, s>>>(ac, asc, rows, wc, wsc, out, p, alpha, y, ldy);
+    } else if (fp4) {
+        gemm_fp4mma_kernel<16><<<grid, 256, 0, s>>>(ac, asc, rows, wc, wsc, out, p, alpha, y, ldy);
+    } else if (d == 32) {
+        gemm_tc_kernel<32><<<grid, 256, 0, s>>>(ac, asc, rows, wc, wsc, out, p, st, alpha, y, ldy);
+    } else {
+        gemm_tc_kernel<16><<<grid, 256, 0, s>>>(ac, asc, rows, wc, wsc, out, p, st, alpha, y, ldy);
+    }
+    return launched();
+}
+
+/* ---------- where the FP4 tensor-core GEMM runs, and its check on first use ---------- */
+
+/*
+ * The FP4 kernel runs only on sm_120/sm_121 devices, from this library's sm_120a/sm_121a machine code, for the
+ * two standard formats (MXFP4: E8M0 per 32, NVFP4: E4M3 per 16), unless WUSH_CUDA_FP4_MMA=0. On first use on
+ * a device it must match the BF16 tile kernel on a known problem (partial tiles, a K tail, both formats);
+ * otherwise the BF16 kernel runs and wush_cuda_fp4_mma_status says why.
+ */
+struct Fp4MmaState {
+    int known;        /* 0: not yet decided for this device */
+    int usable;
+    int32_t error;    /* a CUDA error met while checking, returned by the call that checked */
+    char why[200];
+};
+std::mutex fp4_mutex;
+Fp4MmaState fp4_states[64];
+
+bool fp4_mma_format(int d, int scale_type) {
+    return (d == 32 && scale_type == WUSH_SCALE_E8M0) || (d == 16 && scale_type == WUSH_SCALE_E4M3);
+}
+
+/* Runs the FP4 and the BF16 tile kernels on one known problem; 0 and *ok, or a CUDA error. */
+int32_t fp4_mma_self_check(int d, int st, bool *ok, char *why, size_t why_len) {
+    const int rows = 160, out = 136, p = 320; /* two row tiles, two column tiles, K = 2.5 tiles */
+    const size_t na = (size_t) rows * p / 2, nw = (size_t) out * p / 2, nas = (size_t) rows * (p / d),
+                 nws = (size_t) out * (p / d), ny = (size_t) rows * out;
+    std::vector<uint8_t> host(na + nw + nas + nws);
+    uint32_t state = 0x2545F491u;
+    for (size_t i = 0; i < host.size(); i++) {
+        state = state * 1664525u + 1013904223u;
+        uint32_t r = state >> 8;
+        if (i < na + nw) {
+            host[i] = (uint8_t) r;                                          /* any two codes */
+        } else {
+            host[i] = (uint8_t) (st == WUSH_SCALE_E8M0 ? 120 + r % 15 : 0x28 + r % 33); /* 2^-7..2^7; 1/64..4 */
+        }
+    }
+    uint8_t *dev = nullptr;
+    float *dy = nullptr;
+    cudaStream_t s = nullptr;
+    int32_t e = (int32_t) cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking);
+    if (e == 0) e = (int32_t) cudaMalloc(&dev, host.size());
+    if (e == 0) e = (int32_t) cudaMalloc(&dy, 2 * ny * sizeof(float));
+    if (e == 0) e = (int32_t) cudaMemcpyAsync(dev, host.data(), host.size(), cudaMemcpyHostToDevice, s);
+    const uint8_t *ac = dev, *wc = dev + na, *asc = dev + na + nw, *wsc = dev + na + nw + nas;
+    if (e == 0) e = launch_gemm(s, true, ac, asc, rows, wc, wsc, out, p, d, st, 1.0f, dy, out);
+    if (e == 0) e = launch_gemm(s, false, ac, asc, rows, wc, wsc, out, p, d, st, 1.0f, dy + ny, out);
+    std::vector<float> y(2 * ny);
+    if (e == 0) e = (int32_t) cudaMemcpyAsync(y.data(), dy, 2 * ny * sizeof(float), cudaMemcpyDeviceToHost, s);
+    if (e == 0) e = (int32_t) cudaStreamSynchronize(s);
+    if (dy != nullptr) cudaFree(dy);
+    if (dev != nullptr) cudaFree(dev);
+    if (s != nullptr) cudaStreamDestroy(s);
+    if (e != 0) return e;
+    float scale = 0, worst = 0;
+    for (size_t i = 0; i < ny; i++) scale = fmaxf(scale, fabsf(y[ny + i]));
+    bool finite = scale > 0 && isfinite(scale);
+    for (size_t i = 0; i < ny; i++) {
+        float diff = fabsf(y[i] - y[ny + i]);
+        finite = finite && isfinite(y[i]);
+        worst = diff > worst ? diff : worst;
+    }
+    *ok = finite && worst <= 1e-3f * scale;
+    if (!*ok) {
+        snprintf(why, why_len, "the FP4 tensor-core kernel failed its self-check for %s (largest difference %g of %g)",
+                 d == 32 ? "MXFP4" : "NVFP4", worst, scale);
+    }
+    return 0;
+}
+
+/* Whether the FP4 kernel runs on the current device; decides it (and checks the kernel) on first use. */
+bool fp4_mma_usable(int32_t *error) {
+    *error = 0;
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return false;
+    std::lock_guard<std::mutex> lock(fp4_mutex);
+    Fp4MmaState &st = fp4_states[dev];
+    if (st.known) return st.usable;
+    st.known = 1;
+    int major = 0, minor = 0;
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+    cudaFuncAttributes attr;
+    const char *env = getenv("WUSH_CUDA_FP4_MMA");
+    if (env != nullptr && strcmp(env, "0") == 0) {
+        snprintf(st.why, sizeof st.why, "off: WUSH_CUDA_FP4_MMA=0");
+    } else if (major != 12) {
+        snprintf(st.why, sizeof st.why, "not on sm_%d%d: block-scaled FP4 mma.sync is an sm_120a/sm_121a instruction",
+                 major, minor);
+    } else if (cudaFuncGetAttributes(&attr, gemm_fp4mma_kernel<32>) != cudaSuccess || attr.ptxVersion < 120) {
+        cudaGetLastError();
+        snprintf(st.why, sizeof st.why, "no sm_%d%da code in this library (built for %s)", major, minor, WUSH_CUDA_ARCHS);
+    } else {
+        bool ok = true;
+        st.error = fp4_mma_self_check(32, WUSH_SCALE_E8M0, &ok, st.why, sizeof st.why);
+        if (st.error == 0 && ok) st.error = fp4_mma_self_check(16, WUSH_SCALE_E4M3, &ok, st.why, sizeof st.why);
+        if (st.error != 0) {
+            snprintf(st.why, sizeof st.why, "the FP4 tensor-core self-check failed: %s", cudaGetErrorString((cudaError_t) st.error));
+        } else if (ok) {
+            st.usable = 1;
+            snprintf(st.why, sizeof st.why, "active on sm_%d%d (self-check passed)", major, minor);
+        }
+    }
+    *error = st.error;
+    st.error = 0; /* reported once */
+    return st.usable;
 }
 
 } // namespace
@@ -629,43 +877,49 @@ int32_t wush_cuda_quantize_rows(void *stream, const float *x, int64_t rows, int3
     return launched();
 }
 
-const char *wush_cuda_gemm_kernel_name(int32_t rows, int32_t p) {
-    return gemv_fits(rows, p) ? "gemv-dp4a" : "tc-bf16-wmma";
+const char *wush_cuda_fp4_mma_status(void) {
+    int32_t error = 0;
+    fp4_mma_usable(&error);
+    int dev = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || dev < 0 || dev >= 64) return "no CUDA device";
+    std::lock_guard<std::mutex> lock(fp4_mutex);
+    return fp4_states[dev].why;
+}
+
+const char *wush_cuda_gemm_kernel_name(int32_t rows, int32_t p, int32_t d, int32_t scale_type) {
+    if (bad_format(p, d, scale_type)) return "none: invalid format";
+    if (gemv_fits(rows, p)) return "gemv-dp4a";
+    int32_t error = 0;
+    return fp4_mma_format(d, scale_type) && fp4_mma_usable(&error) ? "tc-fp4-mma" : "tc-bf16-wmma";
 }
 
 int32_t wush_cuda_gemm_w4a4(void *stream, const uint8_t *a_codes, const uint8_t *a_scales, int32_t rows,
                             const uint8_t *w_codes, const uint8_t *w_scales, int64_t out, int32_t p, int32_t d,
-                            const float *a_base, float a_factor, const float *w_base, float w_factor, float *y,
-                            int64_t ldy) {
-    if (bad_format(p, d) || rows < 0 || out < 0 || ldy < out) return WUSH_CUDA_E_ARGUMENT;
+                            int32_t scale_type, float alpha, float *y, int64_t ldy) {
+    if (bad_format(p, d, scale_type) || rows < 0 || out < 0 || ldy < out) return WUSH_CUDA_E_ARGUMENT;
     if (rows == 0 || out == 0) return 0;
     cudaStream_t s = (cudaStream_t) stream;
-    float alpha = a_factor * w_factor;
     if (gemv_fits(rows, p)) {
-        return d == 32 ? gemv_w4a4_rows<32>(s, rows, a_codes, a_scales, w_codes, w_scales, out, p, a_base, w_base, alpha, y, ldy)
-                       : gemv_w4a4_rows<16>(s, rows, a_codes, a_scales, w_codes, w_scales, out, p, a_base, w_base, alpha, y, ldy);
+        return d == 32 ? gemv_w4a4_rows<32>(s, rows, a_codes, a_scales, w_codes, w_scales, out, p, scale_type, alpha, y, ldy)
+                       : gemv_w4a4_rows<16>(s, rows, a_codes, a_scales, w_codes, w_scales, out, p, scale_type, alpha, y, ldy);
     }
-    if ((rows + TM - 1) / TM > 65535) return WUSH_CUDA_E_UNSUPPORTED;
-    dim3 grid((unsigned) ((out + TN - 1) / TN), (unsigned) ((rows + TM - 1) / TM));
-    if (d == 32) {
-        gemm_tc_kernel<32><<<grid, 256, 0, s>>>(a_codes, a_scales, rows, w_codes, w_scales, out, p, a_base, w_base, alpha, y, ldy);
-    } else {
-        gemm_tc_kernel<16><<<grid, 256, 0, s>>>(a_codes, a_scales, rows, w_codes, w_scales, out, p, a_base, w_base, alpha, y, ldy);
-    }
-    return launched();
+    int32_t error = 0;
+    bool fp4 = fp4_mma_format(d, scale_type) && fp4_mma_usable(&error);
+    if (error != 0) return error;
+    return launch_gemm(s, fp4, a_codes, a_scales, rows, w_codes, w_scales, out, p, d, scale_type, alpha, y, ldy);
 }
 
 int32_t wush_cuda_gemv_w4a16(void *stream, const float *x, int32_t rows, const uint8_t *w_codes,
-                             const uint8_t *w_scales, int64_t out, int32_t p, int32_t d, const float *w_base,
-                             float w_factor, float *y, int64_t ldy) {
-    if (bad_format(p, d) || rows < 0 || out < 0 || ldy < out) return WUSH_CUDA_E_ARGUMENT;
+                             const uint8_t *w_scales, int64_t out, int32_t p, int32_t d, int32_t scale_type, float alpha,
+                             float *y, int64_t ldy) {
+    if (bad_format(p, d, scale_type) || rows < 0 || out < 0 || ldy < out) return WUSH_CUDA_E_ARGUMENT;
     cudaStream_t s = (cudaStream_t) stream;
     for (int r0 = 0; r0 < rows; r0 += GEMV_MAX_ROWS) {
         int n = rows - r0 < GEMV_MAX_ROWS ? rows - r0 : GEMV_MAX_ROWS;
         const float *xr = x + (int64_t) r0 * p;
         float *yr = y + (int64_t) r0 * ldy;
-        int32_t e = d == 32 ? gemv_w4a16_rows<32>(s, n, xr, w_codes, w_scales, out, p, w_base, w_factor, yr, ldy)
-                            : gemv_w4a16_rows<16>(s, n, xr, w_codes, w_scales, out, p, w_base, w_factor, yr, ldy);
+        int32_t e = d == 32 ? gemv_w4a16_rows<32>(s, n, xr, w_codes, w_scales, out, p, scale_type, alpha, yr, ldy)
+                            : gemv_w4a16_rows<16>(s, n, xr, w_codes, w_scales, out, p, scale_type, alpha, yr, ldy);
         if (e != 0) return e;
     }
     return 0;

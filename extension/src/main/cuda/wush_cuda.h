@@ -21,9 +21,13 @@
 extern "C" {
 #endif
 
-#define WUSH_CUDA_ABI 1
+#define WUSH_CUDA_ABI 2
 #define WUSH_CUDA_E_ARGUMENT (-1)    /* a size or format argument out of range */
 #define WUSH_CUDA_E_UNSUPPORTED (-2) /* no kernel for these sizes on this device */
+
+/* What a scale code means in the products (the formats' block scales without their constant factor). */
+#define WUSH_CUDA_SCALE_E8M0 0 /* MXFP4: 2^(code − 127), per 32 elements */
+#define WUSH_CUDA_SCALE_E4M3 1 /* NVFP4: the E4M3 value of the code, per 16 elements */
 
 int32_t wush_cuda_abi_version(void);
 const char *wush_cuda_error_string(int32_t status);
@@ -65,23 +69,26 @@ int32_t wush_cuda_quantize_rows(void *stream, const float *x, int64_t rows, int3
 
 /*
  * W4A4: y[r*ldy + o] = alpha · Σ_k a[r,k]·w[o,k] for r < rows, o < out, float32 accumulation, where an element's
- * value is its E2M1 value times base[scale code] (a_base, w_base: device, 256 floats, exactly representable in
- * BF16 with any E2M1 value: powers of two for MXFP4, E4M3 values for NVFP4) and alpha = a_factor · w_factor
- * holds the rest of the scale (1/3 of the official MXFP4 rule, NVFP4 global scales).
- * p must be a multiple of 32. Few rows run a memory-bound GEMV, more rows a tensor-core GEMM.
+ * value is its E2M1 value times the scale of its block of d, read as scale_type says (one format for both
+ * operands); alpha holds the rest of the scales (1/3² for the official MXFP4 rule, the NVFP4 global scales).
+ * p must be a multiple of 32. Up to 4 rows run a memory-bound GEMV (exact dp4a group dots); more rows a tile
+ * GEMM: on sm_120a/sm_121a devices the block-scaled FP4 tensor cores (MXFP4 with E8M0 per 32, NVFP4 with E4M3
+ * per 16; checked against the BF16 kernel on first use), elsewhere FP4 tiles unpacked to BF16 tensor cores.
  */
 int32_t wush_cuda_gemm_w4a4(void *stream, const uint8_t *a_codes, const uint8_t *a_scales, int32_t rows,
                             const uint8_t *w_codes, const uint8_t *w_scales, int64_t out, int32_t p, int32_t d,
-                            const float *a_base, float a_factor, const float *w_base, float w_factor, float *y,
-                            int64_t ldy);
+                            int32_t scale_type, float alpha, float *y, int64_t ldy);
 
 /* W4A16: as wush_cuda_gemm_w4a4 with float activations x (rows, p) (already transformed); a GEMV per 4 rows. */
 int32_t wush_cuda_gemv_w4a16(void *stream, const float *x, int32_t rows, const uint8_t *w_codes,
-                             const uint8_t *w_scales, int64_t out, int32_t p, int32_t d, const float *w_base,
-                             float w_factor, float *y, int64_t ldy);
+                             const uint8_t *w_scales, int64_t out, int32_t p, int32_t d, int32_t scale_type,
+                             float alpha, float *y, int64_t ldy);
 
-/* Which GEMM kernel wush_cuda_gemm_w4a4 runs for these sizes on the current device: "gemv-dp4a", "tc-bf16", ... */
-const char *wush_cuda_gemm_kernel_name(int32_t rows, int32_t p);
+/* Which kernel wush_cuda_gemm_w4a4 runs for these sizes on the current device: "gemv-dp4a", "tc-fp4-mma", "tc-bf16-wmma". */
+const char *wush_cuda_gemm_kernel_name(int32_t rows, int32_t p, int32_t d, int32_t scale_type);
+
+/* Whether the FP4 tensor-core GEMM runs on the current device, and if not why (checks it on first call). */
+const char *wush_cuda_fp4_mma_status(void);
 
 #ifdef __cplusplus
 }

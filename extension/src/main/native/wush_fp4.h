@@ -92,6 +92,18 @@ WUSH_HD int wush_scale_code(float amax, int rule, float global) {
     return (int) (c < 0 ? 0 : c > 254 ? 254 : c);
 }
 
+/* How a scale code reads as a power of two or E4M3 value: the part of a scale that the GPU products take per group. */
+enum { WUSH_SCALE_E8M0 = 0, WUSH_SCALE_E4M3 = 1 };
+
+/* E8M0: 2^(code − 127), 255 NaN. E4M3: sign, 4 exponent bits (bias 7), 3 mantissa bits, S.1111.111 NaN. */
+WUSH_HD float wush_scale_base(int type, int code) {
+    if (type == WUSH_SCALE_E8M0) return code == 255 ? NAN : ldexpf(1.0f, code - 127);
+    int e = (code >> 3) & 0xF, m = code & 7;
+    if (e == 0xF && m == 7) return NAN;
+    float v = e == 0 ? ldexpf((float) m, -9) : ldexpf(1.0f + (float) m / 8, e - 7);
+    return (code & 0x80) ? -v : v;
+}
+
 /* E2M1 code of q (already divided by the scale): nearest of {0, .5, 1, 1.5, 2, 3, 4, 6}, ties as the CPU kernels. */
 WUSH_HD int wush_e2m1_encode(float q) {
     float a = fabsf(q);

@@ -116,12 +116,6 @@ void *device_fill(size_t count, float lo, float hi, bool bf16) {
     return d;
 }
 
-std::vector<float> mx_base() {
-    std::vector<float> b(256);
-    for (int c = 0; c < 256; c++) b[c] = c == 255 ? NAN : ldexpf(1.0f, c - 127);
-    return b;
-}
-
 int l2_bytes() {
     int dev = 0, l2 = 50 << 20;
     CHECK(cudaGetDevice(&dev));
@@ -183,9 +177,6 @@ void bench_products(const Cublas &cublas, bool quick) {
     printf("|---|---|---|---|---|---|---|---|\n");
     struct Shape { int out, in; };
     Shape shapes[] = {{4096, 4096}, {1024, 4096}, {14336, 4096}, {4096, 14336}};
-    std::vector<float> base_h = mx_base();
-    float *base = (float *) device_fill(256, 0, 1, false);
-    CHECK(wush_cuda_copy(base, base_h.data(), 256 * 4, 1, nullptr));
     size_t l2 = (size_t) l2_bytes();
     for (const Shape &s : shapes) {
         size_t w16 = (size_t) s.out * s.in * 2, w4 = (size_t) s.out * s.in / 2 + (size_t) s.out * s.in / 32;
@@ -224,15 +215,15 @@ void bench_products(const Cublas &cublas, bool quick) {
             }, 20, 100);
             double w4a4 = time_ms([&](int i) {
                 CHECK(wush_cuda_gemm_w4a4(nullptr, (uint8_t *) ac, (uint8_t *) asc, m, (uint8_t *) wc[i % copies4],
-                                          (uint8_t *) ws[i % copies4], s.out, s.in, 32, base, 1.0f / 3, base, 1.0f / 3,
-                                          (float *) y, s.out));
+                                          (uint8_t *) ws[i % copies4], s.out, s.in, 32, WUSH_CUDA_SCALE_E8M0,
+                                          1.0f / 9, (float *) y, s.out));
             }, 20, 100);
             double w4a16 = m > 16 ? 0 : time_ms([&](int i) {
                 CHECK(wush_cuda_gemv_w4a16(nullptr, x, m, (uint8_t *) wc[i % copies4], (uint8_t *) ws[i % copies4], s.out, s.in,
-                                           32, base, 1.0f / 3, (float *) y, s.out));
+                                           32, WUSH_CUDA_SCALE_E8M0, 1.0f / 3, (float *) y, s.out));
             }, 20, 100);
             printf("| %d × %d | %d | %.1f | %.1f | %s | %.2f× |", s.out, s.in, m, blas * 1e3, w4a4 * 1e3,
-                   wush_cuda_gemm_kernel_name(m, s.in), blas / w4a4);
+                   wush_cuda_gemm_kernel_name(m, s.in, 32, WUSH_CUDA_SCALE_E8M0), blas / w4a4);
             if (w4a16 > 0) {
                 printf(" %.1f | %.2f× |\n", w4a16 * 1e3, blas / w4a16);
             } else {
@@ -244,7 +235,6 @@ void bench_products(const Cublas &cublas, bool quick) {
         for (void *p : wc) CHECK(wush_cuda_free(p));
         for (void *p : ws) CHECK(wush_cuda_free(p));
     }
-    CHECK(wush_cuda_free(base));
 }
 
 } // namespace

@@ -24,6 +24,7 @@
 #include "check.h"
 #include "wush_cuda.h"
 #include "wush_fp4.h"
+#include "wush_fp4mma.h"
 
 namespace {
 
@@ -84,8 +85,9 @@ struct Format {
     int d;
     float global;
     std::vector<float> values; /* full scale values (quantization, CPU products) */
-    std::vector<float> base;   /* values = base · factor, base exact in BF16 with E2M1 elements */
+    std::vector<float> base;   /* values = base · factor: what the GPU products take per block */
     float factor;
+    int scale_type;            /* how the GPU products read a scale code as its base */
 };
 
 float e4m3_decode(int c) {
@@ -102,6 +104,7 @@ Format format(int rule, float global) {
     f.global = global;
     f.name = rule == WUSH_RULE_MXFP4 ? "MXFP4" : rule == WUSH_RULE_MXFP4_OCP ? "MXFP4-OCP" : "NVFP4";
     f.factor = rule == WUSH_RULE_MXFP4 ? 1.0f / 3 : rule == WUSH_RULE_NVFP4 ? global : 1.0f;
+    f.scale_type = rule == WUSH_RULE_NVFP4 ? WUSH_CUDA_SCALE_E4M3 : WUSH_CUDA_SCALE_E8M0;
     for (int c = 0; c < 256; c++) {
         float base = rule == WUSH_RULE_NVFP4 ? e4m3_decode(c) : c == 255 ? NAN : ldexpf(1.0f, c - 127);
         float value = rule == WUSH_RULE_MXFP4 ? base / 3 : rule == WUSH_RULE_NVFP4 ? base * global : base;
@@ -196,6 +199,8 @@ struct Device {
 
 /* ---------- host checks ---------- */
 
+std::vector<uint8_t> random_bytes(size_t n, int lo, int hi);
+
 void host_rules_match_cpu(const Cpu &cpu) {
     for (const Format &f : formats()) {
         for (int kind = 0; kind < 3; kind++) {
@@ -226,6 +231,129 @@ void host_rules_match_cpu(const Cpu &cpu) {
     EXPECT(wush_scale_code(0, WUSH_RULE_MXFP4, 1) == 0, "zero MXFP4 scale code");
     EXPECT(wush_e4m3_encode(448.0f) == 0x7E && wush_e4m3_encode(1e9f) == 0x7E, "E4M3 saturation");
     EXPECT(wush_e2m1_encode(-6.5f) == 15 && wush_e2m1_encode(0.25f) == 0 && wush_e2m1_encode(0.2500001f) == 1, "E2M1 rounding");
+}
+
+/* The scale bases the GPU products decode in-kernel are the formats' own (Fp4Scales, the E4M3/E8M0 decoders). */
+void host_scale_bases() {
+    for (const Format &f : formats()) {
+        int bad = 0;
+        for (int c = 0; c < 256; c++) {
+            float v = wush_scale_base(f.scale_type, c);
+            bad += !(v == f.base[c] || (isnan(v) && isnan(f.base[c])));
+        }
+        EXPECT(bad == 0, "wush_scale_base %s: %d of 256 codes differ from the format's decoder", f.name, bad);
+    }
+}
+
+/*
+ * One m16n8k64 block-scaled MMA as the PTX ISA specifies it, from the 32 lanes' registers (the table in
+ * wush_fp4mma.h, written out here independently of the functions that fill the registers):
+ * A(row, k) in lane 4·(row % 8) + (k % 32) / 8, register (row / 8) + 2·(k / 32), nibble k % 8; B(k, n) in lane
+ * 4·n + (k % 32) / 8, register k / 32, nibble k % 8; scale_A(row, block) in byte `block` of lane 4·(row % 8) +
+ * row / 8; scale_B(n, block) in byte `block` of lane 4·n; D(row, n) in lane 4·(row % 8) + n / 2, register
+ * 2·(row / 8) + n % 2. Adds to d[lane][register].
+ */
+void emulate_mma(const uint32_t a[32][4], const uint32_t b[32][2], const uint32_t sa[32], const uint32_t sb[32], int d,
+                 int scale_type, double acc[32][4]) {
+    const double mag[8] = {0, 0.5, 1, 1.5, 2, 3, 4, 6};
+    auto e2m1 = [&](uint32_t reg, int nibble) {
+        int c = (reg >> (4 * nibble)) & 15;
+        return c & 8 ? -mag[c & 7] : mag[c & 7];
+    };
+    for (int row = 0; row < 16; row++) {
+        for (int n = 0; n < 8; n++) {
+            double sum = 0;
+            for (int k = 0; k < 64; k++) {
+                double av = e2m1(a[4 * (row % 8) + (k % 32) / 8][row / 8 + 2 * (k / 32)], k % 8);
+                double bv = e2m1(b[4 * n + (k % 32) / 8][k / 32], k % 8);
+                double as = wush_scale_base(scale_type, (sa[4 * (row % 8) + row / 8] >> (8 * (k / d))) & 0xFF);
+                double bs = wush_scale_base(scale_type, (sb[4 * n] >> (8 * (k / d))) & 0xFF);
+                sum += av * as * bv * bs;
+            }
+            acc[4 * (row % 8) + n / 2][2 * (row / 8) + n % 2] += sum;
+        }
+    }
+}
+
+/*
+ * The FP4 tensor-core GEMM of sm_120a on the host: its tiles staged with the kernel's functions (wush_fp4mma.h:
+ * groups, split-to-standard weights, scale words, K tail), its operands read with the kernel's functions, and
+ * the instruction emulated from the PTX ISA's tables. Rows 0..31 × columns 0..15 (two m-tiles, two n-tiles)
+ * must equal the CPU kernels' W4A4 product. Machines without an sm_120 GPU check the layouts this way.
+ */
+void host_fp4_mma_operands(const Cpu &cpu) {
+    for (const Format &f : formats()) {
+        if (f.rule == WUSH_RULE_MXFP4_OCP) continue; /* same scale type and blocks as MXFP4 */
+        const int rows = 32, out = 16, p = 320, groups = p / 32, blocks = p / f.d; /* K = 2.5 tiles */
+        int slo = f.rule == WUSH_RULE_NVFP4 ? 0x28 : 118, shi = f.rule == WUSH_RULE_NVFP4 ? 0x50 : 130;
+        auto a_codes = random_bytes((size_t) rows * p / 2, 0, 255);
+        auto a_sc = random_bytes((size_t) rows * blocks, slo, shi);
+        auto w_std = random_bytes((size_t) out * p / 2, 0, 255);
+        auto w_split = to_split(w_std);
+        auto w_sc = random_bytes((size_t) out * blocks, slo, shi);
+        /* the CPU product with unit factors: the emulation applies no factor */
+        std::vector<float> unit(256);
+        for (int c = 0; c < 256; c++) unit[c] = f.base[c];
+        std::vector<float> ref((size_t) rows * out);
+        CHECK(cpu.gemm_w4a4(a_codes.data(), a_sc.data(), rows, w_split.data(), w_sc.data(), 0, out, p, f.d, unit.data(),
+                            unit.data(), ref.data(), out));
+        double acc[2][2][32][4] = {};
+        std::vector<uint32_t> at(rows * WUSH_MMA_STRIDE), wt(out * WUSH_MMA_STRIDE), asc(rows * 2), wsc(out * 2);
+        for (int tile = 0; tile * WUSH_MMA_TK < p; tile++) {
+            for (int r = 0; r < rows; r++) {
+                for (int q = 0; q < 4; q++) {
+                    uint4 g = wush_mma_group(a_codes.data() + (size_t) r * p / 2, groups, tile * 4 + q);
+                    memcpy(&at[r * WUSH_MMA_STRIDE + 4 * q], &g, 16);
+                }
+                for (int ks = 0; ks < 2; ks++) asc[r * 2 + ks] = wush_mma_scale_word(a_sc.data() + r * blocks, blocks, tile, ks, f.d);
+            }
+            for (int n = 0; n < out; n++) {
+                for (int q = 0; q < 4; q++) {
+                    uint4 g = wush_split_to_standard(wush_mma_group(w_split.data() + (size_t) n * p / 2, groups, tile * 4 + q));
+                    memcpy(&wt[n * WUSH_MMA_STRIDE + 4 * q], &g, 16);
+                }
+                for (int ks = 0; ks < 2; ks++) wsc[n * 2 + ks] = wush_mma_scale_word(w_sc.data() + n * blocks, blocks, tile, ks, f.d);
+            }
+            for (int mt = 0; mt < 2; mt++) {
+                for (int nt = 0; nt < 2; nt++) {
+                    for (int ks = 0; ks < 2; ks++) {
+                        uint32_t a[32][4], b[32][2], sa[32], sb[32];
+                        for (int lane = 0; lane < 32; lane++) {
+                            wush_mma_load_a(at.data(), asc.data(), 16 * mt, ks, lane, a[lane], &sa[lane]);
+                            wush_mma_load_b(wt.data(), wsc.data(), 8 * nt, ks, lane, b[lane], &sb[lane]);
+                        }
+                        emulate_mma(a, b, sa, sb, f.d, f.scale_type, acc[mt][nt]);
+                    }
+                }
+            }
+        }
+        int bad = 0, seen = 0;
+        for (int mt = 0; mt < 2; mt++) {
+            for (int nt = 0; nt < 2; nt++) {
+                for (int lane = 0; lane < 32; lane++) {
+                    for (int i = 0; i < 4; i++) {
+                        int r = 16 * mt + wush_mma_d_row(lane, i), n = 8 * nt + wush_mma_d_col(lane, i);
+                        double want = ref[(size_t) r * out + n];
+                        bad += fabs(acc[mt][nt][lane][i] - want) > 1e-5 * (fabs(want) + 1);
+                        seen++;
+                    }
+                }
+            }
+        }
+        EXPECT(bad == 0 && seen == rows * out, "FP4 MMA operands %s: %d of %d outputs differ from the CPU product", f.name,
+               bad, seen);
+    }
+    /* the weight layout conversion alone */
+    auto std_bytes = random_bytes(64, 0, 255);
+    auto split = to_split(std_bytes);
+    int bad = 0;
+    for (int g = 0; g < 4; g++) {
+        uint4 w;
+        memcpy(&w, split.data() + 16 * g, 16);
+        uint4 back = wush_split_to_standard(w);
+        bad += memcmp(&back, std_bytes.data() + 16 * g, 16) != 0;
+    }
+    EXPECT(bad == 0, "split-to-standard conversion: %d of 4 groups wrong", bad);
 }
 
 /* ---------- device checks ---------- */
@@ -323,13 +451,13 @@ void device_products(const Cpu &cpu) {
                 CHECK(cpu.gemv_w4a16(x.data(), (int32_t) rows, w_split.data(), w_sc.data(), 0, out, p, f.d, f.values.data(),
                                      ref16.data(), out));
                 Device<uint8_t> dw(w_split), dws(w_sc), da(a_codes), das(a_sc);
-                Device<float> dbase(f.base), dx(x), dy((size_t) rows * out), dy16((size_t) rows * out);
-                CHECK(wush_cuda_gemm_w4a4(nullptr, da.ptr, das.ptr, (int32_t) rows, dw.ptr, dws.ptr, out, p, f.d, dbase.ptr,
-                                          f.factor, dbase.ptr, f.factor, dy.ptr, out));
-                CHECK(wush_cuda_gemv_w4a16(nullptr, dx.ptr, (int32_t) rows, dw.ptr, dws.ptr, out, p, f.d, dbase.ptr, f.factor,
+                Device<float> dx(x), dy((size_t) rows * out), dy16((size_t) rows * out);
+                CHECK(wush_cuda_gemm_w4a4(nullptr, da.ptr, das.ptr, (int32_t) rows, dw.ptr, dws.ptr, out, p, f.d, f.scale_type,
+                                          f.factor * f.factor, dy.ptr, out));
+                CHECK(wush_cuda_gemv_w4a16(nullptr, dx.ptr, (int32_t) rows, dw.ptr, dws.ptr, out, p, f.d, f.scale_type, f.factor,
                                            dy16.ptr, out));
                 CHECK(wush_cuda_stream_synchronize(nullptr));
-                std::string what = std::string("W4A4 ") + wush_cuda_gemm_kernel_name((int32_t) rows, p);
+                std::string what = std::string("W4A4 ") + wush_cuda_gemm_kernel_name((int32_t) rows, p, f.d, f.scale_type);
                 compare_products(dy.get(), ref, rows, out, what.c_str(), f.name, p);
                 compare_products(dy16.get(), ref16, rows, out, "W4A16 gemv", f.name, p);
             }
@@ -338,11 +466,13 @@ void device_products(const Cpu &cpu) {
 }
 
 void device_errors() {
-    EXPECT(wush_cuda_gemm_w4a4(nullptr, nullptr, nullptr, 1, nullptr, nullptr, 8, 48, 32, nullptr, 1, nullptr, 1, nullptr, 8)
+    EXPECT(wush_cuda_gemm_w4a4(nullptr, nullptr, nullptr, 1, nullptr, nullptr, 8, 48, 32, WUSH_CUDA_SCALE_E8M0, 1, nullptr, 8)
                == WUSH_CUDA_E_ARGUMENT, "p not a multiple of 32 is an argument error");
+    EXPECT(wush_cuda_gemm_w4a4(nullptr, nullptr, nullptr, 1, nullptr, nullptr, 8, 64, 32, 7, 1, nullptr, 8)
+               == WUSH_CUDA_E_ARGUMENT, "an unknown scale type is an argument error");
     EXPECT(wush_cuda_quantize_rows(nullptr, nullptr, 1, 64, 8, nullptr, 0, 0, 1, nullptr, nullptr, nullptr, 1)
                == WUSH_CUDA_E_ARGUMENT, "d = 8 is an argument error");
-    EXPECT(wush_cuda_gemm_w4a4(nullptr, nullptr, nullptr, 0, nullptr, nullptr, 8, 64, 32, nullptr, 1, nullptr, 1, nullptr, 8) == 0,
+    EXPECT(wush_cuda_gemm_w4a4(nullptr, nullptr, nullptr, 0, nullptr, nullptr, 8, 64, 32, WUSH_CUDA_SCALE_E8M0, 1, nullptr, 8) == 0,
            "zero rows is a no-op");
 }
 
@@ -357,6 +487,8 @@ int main(int argc, char **argv) {
     Cpu cpu = load_cpu(argv[1]);
     printf("wush CUDA kernels, ABI %d, compiled for %s\n", wush_cuda_abi_version(), wush_cuda_compiled_archs());
     host_rules_match_cpu(cpu);
+    host_scale_bases();
+    host_fp4_mma_operands(cpu);
     int32_t n = 0;
     int32_t status = wush_cuda_device_count(&n);
     if (status != 0 || n == 0) {
@@ -368,6 +500,7 @@ int main(int argc, char **argv) {
     char name[256];
     CHECK(wush_cuda_device_info(0, &major, &minor, name, sizeof name));
     printf("device 0: %s (sm_%d%d)\n", name, major, minor);
+    printf("FP4 tensor-core GEMM: %s\n", wush_cuda_fp4_mma_status());
     device_errors();
     device_transform(cpu);
     device_quantize(cpu);

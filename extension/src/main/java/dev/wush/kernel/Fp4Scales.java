@@ -1,8 +1,6 @@
 package dev.wush.kernel;
 
 import dev.wush.quant.format.E2M1Format;
-import dev.wush.quant.format.E4M3;
-import dev.wush.quant.format.E8M0;
 import dev.wush.quant.format.Mxfp4;
 import dev.wush.quant.format.Nvfp4;
 import dev.wush.quant.format.QuantFormat;
@@ -40,19 +38,16 @@ public record Fp4Scales(E2M1Format format, int rule, float globalScale, float[] 
     }
 
     /**
-     * The scale values split as {@code values[c] = baseValues()[c] (×) baseFactor()} for the GPU products:
-     * a base times any E2M1 value is exact in BF16 (powers of two for MXFP4, E4M3 values for NVFP4), and the
-     * factor (1/3 of the official MXFP4 rule, the NVFP4 global scale) is applied once to the product.
+     * How the GPU products read a scale code ({@code values[c] = base(c) · baseFactor()}): as a power of two,
+     * {@code 2^(c − 127)} (MXFP4, {@link dev.wush.kernel.cuda.CudaKernels#SCALE_E8M0}), or as an E4M3 value (NVFP4,
+     * {@link dev.wush.kernel.cuda.CudaKernels#SCALE_E4M3}); a base times any E2M1 value is exact in BF16 and is what
+     * the block-scaled FP4 tensor cores take.
      */
-    public float[] baseValues() {
-        float[] base = new float[256];
-        for (int c = 0; c < 256; c++) {
-            base[c] = format instanceof Nvfp4 ? E4M3.decode(c) : E8M0.decode(c);
-        }
-        return base;
+    public int scaleType() {
+        return format instanceof Nvfp4 ? 1 : 0;
     }
 
-    /** See {@link #baseValues()}: 1/3 (MXFP4), 1 (MXFP4 OCP) or the NVFP4 global scale. */
+    /** See {@link #scaleType()}: 1/3 (MXFP4), 1 (MXFP4 OCP) or the NVFP4 global scale. */
     public float baseFactor() {
         return switch (rule) {
             case MXFP4 -> 1f / 3;

@@ -25,9 +25,13 @@ import java.lang.invoke.MethodHandle;
 public final class CudaKernels {
 
     /** Must match WUSH_CUDA_ABI in wush_cuda.h. */
-    static final int ABI = 1;
+    static final int ABI = 2;
     static final String RESOURCE = "/dev/wush/kernel/linux-x86_64/libwushcuda.so";
     static final int E_ARGUMENT = -1;
+    /** Scale codes read as powers of two (MXFP4), WUSH_CUDA_SCALE_E8M0. */
+    public static final int SCALE_E8M0 = 0;
+    /** Scale codes read as E4M3 values (NVFP4), WUSH_CUDA_SCALE_E4M3. */
+    public static final int SCALE_E4M3 = 1;
 
     private static final CudaKernels INSTANCE;
     private static final String LOAD_ERROR;
@@ -62,6 +66,7 @@ public final class CudaKernels {
     private final MethodHandle gemmW4A4;
     private final MethodHandle gemvW4A16;
     private final MethodHandle gemmKernelName;
+    private final MethodHandle fp4MmaStatus;
 
     /** The library, or null when it did not load ({@link #loadError()} says why). */
     public static CudaKernels instance() {
@@ -118,11 +123,12 @@ public final class CudaKernels {
         this.quantizeRows = NativeLibraries.downcall(lib, "wush_cuda_quantize_rows", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG,
                 JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_FLOAT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT));
         this.gemmW4A4 = NativeLibraries.downcall(lib, "wush_cuda_gemm_w4a4", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG,
-                JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_FLOAT, JAVA_LONG, JAVA_FLOAT, JAVA_LONG,
-                JAVA_LONG));
+                JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_LONG, JAVA_LONG));
         this.gemvW4A16 = NativeLibraries.downcall(lib, "wush_cuda_gemv_w4a16", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT,
-                JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_FLOAT, JAVA_LONG, JAVA_LONG));
-        this.gemmKernelName = NativeLibraries.downcall(lib, "wush_cuda_gemm_kernel_name", FunctionDescriptor.of(ADDRESS, JAVA_INT, JAVA_INT));
+                JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_LONG, JAVA_LONG));
+        this.gemmKernelName = NativeLibraries.downcall(lib, "wush_cuda_gemm_kernel_name",
+                FunctionDescriptor.of(ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+        this.fp4MmaStatus = NativeLibraries.downcall(lib, "wush_cuda_fp4_mma_status", FunctionDescriptor.of(ADDRESS));
     }
 
     private static CudaKernels load() throws Throwable {
@@ -188,10 +194,25 @@ public final class CudaKernels {
         }
     }
 
-    /** The GEMM kernel {@link #gemmW4A4} picks for these sizes. */
-    public String gemmKernelName(int rows, int p) {
+    /**
+     * The kernel {@link #gemmW4A4} runs for these sizes and format on the current device: "gemv-dp4a" (≤ 4 rows),
+     * "tc-fp4-mma" (block-scaled FP4 tensor cores, sm_120a/sm_121a) or "tc-bf16-wmma".
+     */
+    public String gemmKernelName(int rows, int p, int d, int scaleType) {
         try {
-            return ((MemorySegment) gemmKernelName.invokeExact(rows, p)).reinterpret(256).getString(0);
+            return ((MemorySegment) gemmKernelName.invokeExact(rows, p, d, scaleType)).reinterpret(256).getString(0);
+        } catch (Throwable e) {
+            throw NativeLibraries.rethrow(e);
+        }
+    }
+
+    /**
+     * Whether the block-scaled FP4 tensor-core GEMM runs on the current device and, if not, why (another
+     * architecture, no code for it in the library, WUSH_CUDA_FP4_MMA=0, or a failed self-check on first use).
+     */
+    public String fp4MmaStatus() {
+        try {
+            return ((MemorySegment) fp4MmaStatus.invokeExact()).reinterpret(256).getString(0);
         } catch (Throwable e) {
             throw NativeLibraries.rethrow(e);
         }
@@ -309,20 +330,25 @@ public final class CudaKernels {
         }
     }
 
+    /**
+     * W4A4 {@code y (rows, out) = alpha · A · Wᵀ}: codes and scale codes of one format ({@code scaleType}
+     * {@link #SCALE_E8M0} or {@link #SCALE_E4M3}, blocks of d), alpha the scales' constant factors.
+     */
     public void gemmW4A4(long stream, long aCodes, long aScales, int rows, long wCodes, long wScales, long out, int p, int d,
-            long aBase, float aFactor, long wBase, float wFactor, long y, long ldy) {
+            int scaleType, float alpha, long y, long ldy) {
         try {
-            check((int) gemmW4A4.invokeExact(stream, aCodes, aScales, rows, wCodes, wScales, out, p, d, aBase, aFactor, wBase, wFactor,
-                    y, ldy), "wush_cuda_gemm_w4a4");
+            check((int) gemmW4A4.invokeExact(stream, aCodes, aScales, rows, wCodes, wScales, out, p, d, scaleType, alpha, y, ldy),
+                    "wush_cuda_gemm_w4a4");
         } catch (Throwable e) {
             throw NativeLibraries.rethrow(e);
         }
     }
 
-    public void gemvW4A16(long stream, long x, int rows, long wCodes, long wScales, long out, int p, int d, long wBase,
-            float wFactor, long y, long ldy) {
+    /** W4A16 {@code y (rows, out) = alpha · x · Wᵀ}, x float32 (rows, p), already transformed. */
+    public void gemvW4A16(long stream, long x, int rows, long wCodes, long wScales, long out, int p, int d, int scaleType,
+            float alpha, long y, long ldy) {
         try {
-            check((int) gemvW4A16.invokeExact(stream, x, rows, wCodes, wScales, out, p, d, wBase, wFactor, y, ldy),
+            check((int) gemvW4A16.invokeExact(stream, x, rows, wCodes, wScales, out, p, d, scaleType, alpha, y, ldy),
                     "wush_cuda_gemv_w4a16");
         } catch (Throwable e) {
             throw NativeLibraries.rethrow(e);

@@ -27,7 +27,6 @@ public final class CudaPackedLayer implements AutoCloseable {
     private final DeviceBuffer transforms; // null for the identity
     private final long transformStride;
     private final DeviceBuffer scaleValues; // 256 floats: the full values, for quantization
-    private final DeviceBuffer scaleBase;   // 256 floats: values / factor, for the products
     private volatile boolean exact;
 
     /** Copies {@code layer} to the current CUDA device; INT4 layers have no CUDA kernels. */
@@ -50,17 +49,15 @@ public final class CudaPackedLayer implements AutoCloseable {
         this.transforms = k.transformsT().equals(MemorySegment.NULL) ? null : DeviceBuffer.of(k.transformsT());
         this.transformStride = k.transformStride();
         this.scaleValues = DeviceBuffer.of(scales.values());
-        this.scaleBase = DeviceBuffer.of(scales.baseValues());
     }
 
     public String name() {
         return name;
     }
 
-    /** Device bytes held: codes, scales, transforms and the two scale tables. */
+    /** Device bytes held: codes, scales, transforms and the scale table. */
     public long residentBytes() {
-        return codes.bytes() + scaleCodes.bytes() + (transforms == null ? 0 : transforms.bytes()) + scaleValues.bytes()
-                + scaleBase.bytes();
+        return codes.bytes() + scaleCodes.bytes() + (transforms == null ? 0 : transforms.bytes()) + scaleValues.bytes();
     }
 
     /**
@@ -100,7 +97,7 @@ public final class CudaPackedLayer implements AutoCloseable {
                         scaleValues.address(), aCodes, aScales, exact);
                 // W4A4 uses one format for both operands: the activation scale table is the weight's
                 cuda.gemmW4A4(stream, aCodes, aScales, rows, codes.address(), scaleCodes.address(), out, p, d,
-                        scaleBase.address(), factor, scaleBase.address(), factor, y, out);
+                        scales.scaleType(), factor * factor, y, out);
             } else {
                 long xt = xp;
                 if (tt != 0) {
@@ -108,7 +105,7 @@ public final class CudaPackedLayer implements AutoCloseable {
                     cuda.transformRows(stream, xp, rows, p, d, tt, transformStride, transformed);
                     xt = transformed;
                 }
-                cuda.gemvW4A16(stream, xt, rows, codes.address(), scaleCodes.address(), out, p, d, scaleBase.address(), factor,
+                cuda.gemvW4A16(stream, xt, rows, codes.address(), scaleCodes.address(), out, p, d, scales.scaleType(), factor,
                         y, out);
             }
         } finally {
@@ -128,6 +125,5 @@ public final class CudaPackedLayer implements AutoCloseable {
             transforms.close();
         }
         scaleValues.close();
-        scaleBase.close();
     }
 }

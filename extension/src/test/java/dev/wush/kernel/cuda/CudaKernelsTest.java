@@ -60,9 +60,15 @@ class CudaKernelsTest {
         CudaKernels cuda = CudaKernels.instance();
         assertNotNull(cuda, () -> "CUDA kernels did not load: " + CudaKernels.loadError());
         assertTrue(cuda.compiledArchs().contains("sm_90"), cuda.compiledArchs());
-        assertEquals("gemv-dp4a", cuda.gemmKernelName(1, 4096));
-        assertEquals("tc-bf16-wmma", cuda.gemmKernelName(1024, 4096));
+        assertTrue(cuda.compiledArchs().contains("sm_120a"), cuda.compiledArchs());
+        assertEquals("gemv-dp4a", cuda.gemmKernelName(1, 4096, 32, CudaKernels.SCALE_E8M0));
+        // the FP4 tensor cores only where the device has them and the kernel passed its self-check
+        String tile = cuda.fp4MmaStatus().startsWith("active") ? "tc-fp4-mma" : "tc-bf16-wmma";
+        assertEquals(tile, cuda.gemmKernelName(1024, 4096, 32, CudaKernels.SCALE_E8M0));
+        assertEquals(tile, cuda.gemmKernelName(1024, 4096, 16, CudaKernels.SCALE_E4M3));
+        assertEquals("tc-bf16-wmma", cuda.gemmKernelName(1024, 4096, 16, CudaKernels.SCALE_E8M0), "not a standard format");
         if (cuda.whyNoDevice() != null) {
+            assertEquals("no CUDA device", cuda.fp4MmaStatus());
             assertEquals(0, cuda.deviceCount());
             CudaException e = assertThrows(CudaException.class, CudaKernels::require);
             assertTrue(e.getMessage().startsWith("no CUDA device"), e.getMessage());
@@ -172,12 +178,26 @@ class CudaKernelsTest {
     }
 
     @Test
+    void fp4TensorCoresRunWhereTheDeviceHasThem() {
+        assumeDevice();
+        CudaKernels cuda = CudaKernels.require();
+        String device = cuda.describe(0);
+        String status = cuda.fp4MmaStatus();
+        if (device.endsWith("(sm_120)") || device.endsWith("(sm_121)")) {
+            assertTrue(status.startsWith("active"), device + ": " + status); // a failed self-check fails here
+        } else {
+            assertTrue(status.startsWith("not on sm_"), device + ": " + status);
+        }
+    }
+
+    @Test
     void badArgumentsAreClearErrors() {
         assumeDevice();
         CudaKernels cuda = CudaKernels.require();
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> cuda.gemmW4A4(0, 0, 0, 1, 0, 0, 8, 48, 32, 0, 1, 0, 1, 0, 8));
+                () -> cuda.gemmW4A4(0, 0, 0, 1, 0, 0, 8, 48, 32, CudaKernels.SCALE_E8M0, 1, 0, 8));
         assertTrue(e.getMessage().contains("wush_cuda_gemm_w4a4"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> cuda.gemmW4A4(0, 0, 0, 1, 0, 0, 8, 64, 32, 7, 1, 0, 8));
         assertThrows(UnsupportedOperationException.class, () -> new CudaPackedLayer(PackedLayer.of(layer(Int4.ABSMAX,
                 TransformKind.IDENTITY, 8, 64), true)));
         try (DeviceBuffer b = DeviceBuffer.allocate(8)) {
