@@ -474,9 +474,40 @@ __global__ void __launch_bounds__(256) gemm_fp4mma_kernel(const uint8_t *__restr
 constexpr int GEMV_THREADS = 256, GEMV_WARPS = GEMV_THREADS / 32, GEMV_MAX_ROWS = 4;
 
 /*
+ * The decode GEMVs' loop: each warp takes output features in turn; lane c reads 16 bytes of weights (32
+ * elements, split-nibble) per step, unpacks them to doubled int8 values and adds dot(r, c, wv, wlo, whi) to
+ * row r's sum (wlo, whi: the scales of elements 0-15 and 16-31); y[r, o] = warp sum · alpha.
+ */
+template <int D, int R, typename Dot>
+__device__ __forceinline__ void gemv_outputs(const uint8_t *__restrict__ w_codes, const uint8_t *__restrict__ w_scales,
+                                             int64_t out, int p, const float *wbase, float alpha, float *__restrict__ y,
+                                             int64_t ldy, Dot dot) {
+    const int blocks = p / D;
+    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    for (int64_t o = (int64_t) blockIdx.x * GEMV_WARPS + warp; o < out; o += (int64_t) gridDim.x * GEMV_WARPS) {
+        const uint4 *wrow = reinterpret_cast<const uint4 *>(w_codes + o * (p / 2));
+        const uint8_t *wsc = w_scales + o * blocks;
+        float acc[R];
+#pragma unroll
+        for (int r = 0; r < R; r++) acc[r] = 0;
+        for (int c = lane; c < p / 32; c += 32) {
+            uint32_t wv[8];
+            unpack_split32(__ldg(wrow + c), wv);
+            const float wlo = wbase[wsc[D == 32 ? c : 2 * c]], whi = D == 32 ? wlo : wbase[wsc[2 * c + 1]];
+#pragma unroll
+            for (int r = 0; r < R; r++) acc[r] += dot(r, c, wv, wlo, whi);
+        }
+#pragma unroll
+        for (int r = 0; r < R; r++) {
+            float s = warp_sum(acc[r]);
+            if (lane == 0) y[r * ldy + o] = s * alpha;
+        }
+    }
+}
+
+/*
  * W4A4 for R ≤ 4 rows: the CTA unpacks the activation codes once into shared memory (doubled int8 values,
- * element order, and a scale value per 16), then each warp takes output features in turn: lane c reads
- * 16 bytes of weights (32 elements) per step, and the group dots are exact int32 sums of dp4a.
+ * element order, and a scale value per 16), then gemv_outputs with group dots that are exact int32 sums of dp4a.
  */
 template <int D, int R>
 __global__ void __launch_bounds__(GEMV_THREADS) gemv_w4a4_kernel(const uint8_t *__restrict__ a_codes,
@@ -504,42 +535,25 @@ __global__ void __launch_bounds__(GEMV_THREADS) gemv_w4a4_kernel(const uint8_t *
         as16[i] = wbase[a_scales[(int64_t) r * blocks + g * 16 / D]]; /* one format for both operands */
     }
     __syncthreads();
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    for (int64_t o = (int64_t) blockIdx.x * GEMV_WARPS + warp; o < out; o += (int64_t) gridDim.x * GEMV_WARPS) {
-        const uint4 *wrow = reinterpret_cast<const uint4 *>(w_codes + o * (p / 2));
-        const uint8_t *wsc = w_scales + o * blocks;
-        float acc[R];
-#pragma unroll
-        for (int r = 0; r < R; r++) acc[r] = 0;
-        for (int c = lane; c < p / 32; c += 32) {
-            uint32_t wv[8];
-            unpack_split32(__ldg(wrow + c), wv);
-            const float wlo = wbase[wsc[D == 32 ? c : 2 * c]], whi = D == 32 ? wlo : wbase[wsc[2 * c + 1]];
-#pragma unroll
-            for (int r = 0; r < R; r++) {
-                const uint4 *ar = reinterpret_cast<const uint4 *>(av + (size_t) r * (p / 4) + 8 * c);
-                uint4 a0 = ar[0], a1 = ar[1];
-                int lo = __dp4a((int) wv[0], (int) a0.x, 0);
-                lo = __dp4a((int) wv[1], (int) a0.y, lo);
-                lo = __dp4a((int) wv[2], (int) a0.z, lo);
-                lo = __dp4a((int) wv[3], (int) a0.w, lo);
-                int hi = __dp4a((int) wv[4], (int) a1.x, 0);
-                hi = __dp4a((int) wv[5], (int) a1.y, hi);
-                hi = __dp4a((int) wv[6], (int) a1.z, hi);
-                hi = __dp4a((int) wv[7], (int) a1.w, hi);
-                const float *asr = as16 + (size_t) r * groups16 + 2 * c;
-                acc[r] += (float) lo * (asr[0] * wlo) + (float) hi * (asr[1] * whi);
-            }
-        }
-#pragma unroll
-        for (int r = 0; r < R; r++) {
-            float s = warp_sum(acc[r]);
-            if (lane == 0) y[r * ldy + o] = s * 0.25f * alpha;
-        }
-    }
+    /* both operands doubled: the sums are 4× the products */
+    gemv_outputs<D, R>(w_codes, w_scales, out, p, wbase, 0.25f * alpha, y, ldy,
+                       [&](int r, int c, const uint32_t (&wv)[8], float wlo, float whi) {
+        const uint4 *ar = reinterpret_cast<const uint4 *>(av + (size_t) r * (p / 4) + 8 * c);
+        uint4 a0 = ar[0], a1 = ar[1];
+        int lo = __dp4a((int) wv[0], (int) a0.x, 0);
+        lo = __dp4a((int) wv[1], (int) a0.y, lo);
+        lo = __dp4a((int) wv[2], (int) a0.z, lo);
+        lo = __dp4a((int) wv[3], (int) a0.w, lo);
+        int hi = __dp4a((int) wv[4], (int) a1.x, 0);
+        hi = __dp4a((int) wv[5], (int) a1.y, hi);
+        hi = __dp4a((int) wv[6], (int) a1.z, hi);
+        hi = __dp4a((int) wv[7], (int) a1.w, hi);
+        const float *asr = as16 + (size_t) r * groups16 + 2 * c;
+        return (float) lo * (asr[0] * wlo) + (float) hi * (asr[1] * whi);
+    });
 }
 
-/* W4A16 for R ≤ 4 rows: as gemv_w4a4_kernel with float activations read through the cache. */
+/* W4A16 for R ≤ 4 rows: gemv_outputs with float activations read through the cache. */
 template <int D, int R>
 __global__ void __launch_bounds__(GEMV_THREADS) gemv_w4a16_kernel(const float *__restrict__ x, const uint8_t *__restrict__ w_codes,
                                                                   const uint8_t *__restrict__ w_scales, int64_t out, int p,
@@ -548,43 +562,25 @@ __global__ void __launch_bounds__(GEMV_THREADS) gemv_w4a16_kernel(const float *_
     __shared__ float wbase[256];
     for (int i = threadIdx.x; i < 256; i += GEMV_THREADS) wbase[i] = wush_scale_base(scale_type, i);
     __syncthreads();
-    const int blocks = p / D;
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-    for (int64_t o = (int64_t) blockIdx.x * GEMV_WARPS + warp; o < out; o += (int64_t) gridDim.x * GEMV_WARPS) {
-        const uint4 *wrow = reinterpret_cast<const uint4 *>(w_codes + o * (p / 2));
-        const uint8_t *wsc = w_scales + o * blocks;
-        float acc[R];
+    /* doubled weights: the sums are 2× the products */
+    gemv_outputs<D, R>(w_codes, w_scales, out, p, wbase, 0.5f * alpha, y, ldy,
+                       [&](int r, int c, const uint32_t (&wv)[8], float wlo, float whi) {
+        const float4 *xr = reinterpret_cast<const float4 *>(x + (int64_t) r * p + 32 * c);
+        float half_sum[2];
 #pragma unroll
-        for (int r = 0; r < R; r++) acc[r] = 0;
-        for (int c = lane; c < p / 32; c += 32) {
-            uint32_t wv[8];
-            unpack_split32(__ldg(wrow + c), wv);
-            const float wlo = wbase[wsc[D == 32 ? c : 2 * c]], whi = D == 32 ? wlo : wbase[wsc[2 * c + 1]];
+        for (int h = 0; h < 2; h++) {
+            float s = 0;
 #pragma unroll
-            for (int r = 0; r < R; r++) {
-                const float4 *xr = reinterpret_cast<const float4 *>(x + (int64_t) r * p + 32 * c);
-                float half_sum[2];
-#pragma unroll
-                for (int h = 0; h < 2; h++) {
-                    float s = 0;
-#pragma unroll
-                    for (int q = 0; q < 4; q++) {
-                        float4 xv = __ldg(xr + 4 * h + q);
-                        uint32_t w4 = wv[4 * h + q];
-                        s += xv.x * (float) (int8_t) (w4 & 0xFF) + xv.y * (float) (int8_t) ((w4 >> 8) & 0xFF)
-                           + xv.z * (float) (int8_t) ((w4 >> 16) & 0xFF) + xv.w * (float) (int8_t) (w4 >> 24);
-                    }
-                    half_sum[h] = s;
-                }
-                acc[r] += half_sum[0] * wlo + half_sum[1] * whi;
+            for (int q = 0; q < 4; q++) {
+                float4 xv = __ldg(xr + 4 * h + q);
+                uint32_t w4 = wv[4 * h + q];
+                s += xv.x * (float) (int8_t) (w4 & 0xFF) + xv.y * (float) (int8_t) ((w4 >> 8) & 0xFF)
+                   + xv.z * (float) (int8_t) ((w4 >> 16) & 0xFF) + xv.w * (float) (int8_t) (w4 >> 24);
             }
+            half_sum[h] = s;
         }
-#pragma unroll
-        for (int r = 0; r < R; r++) {
-            float s = warp_sum(acc[r]);
-            if (lane == 0) y[r * ldy + o] = s * 0.5f * alpha;
-        }
-    }
+        return half_sum[0] * wlo + half_sum[1] * whi;
+    });
 }
 
 /* ---------- launchers ---------- */

@@ -23,20 +23,7 @@ final class NativeFp4Kernels implements Fp4Kernels {
     static final int ABI = 2;
     static final String RESOURCE = "linux-x86_64/libwushkernels.so";
 
-    private static final NativeFp4Kernels INSTANCE;
-    private static final String LOAD_ERROR;
-
-    static {
-        NativeFp4Kernels k = null;
-        String error = null;
-        try {
-            k = load();
-        } catch (Throwable e) { // UnsatisfiedLinkError, IllegalCallerException (native access denied), IOException
-            error = e.getClass().getSimpleName() + ": " + e.getMessage();
-        }
-        INSTANCE = k;
-        LOAD_ERROR = error;
-    }
+    private static final NativeLibraries.Loaded<NativeFp4Kernels> LOADED = NativeLibraries.Loaded.attempt(NativeFp4Kernels::load);
 
     private final String name;
     private final MethodHandle transformRows;
@@ -46,12 +33,12 @@ final class NativeFp4Kernels implements Fp4Kernels {
     private final MethodHandle streamSum;
 
     static NativeFp4Kernels instance() {
-        return INSTANCE;
+        return LOADED.instance();
     }
 
     /** Why the library did not load, or null. */
     static String loadError() {
-        return LOAD_ERROR;
+        return LOADED.error();
     }
 
     private NativeFp4Kernels(SymbolLookup lib) throws Throwable {

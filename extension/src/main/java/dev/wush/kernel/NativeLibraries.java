@@ -45,6 +45,30 @@ public final class NativeLibraries {
         }
     }
 
+    /** How a library's binding is made; may throw anything that loading and binding throw. */
+    @FunctionalInterface
+    public interface Binder<T> {
+        T bind() throws Throwable;
+    }
+
+    /** A library's binding, or (instance null) why it could not be made. */
+    public record Loaded<T>(T instance, String error) {
+
+        /** Runs {@code binder} once; UnsatisfiedLinkError, IllegalCallerException (native access denied), IOException become the error. */
+        public static <T> Loaded<T> attempt(Binder<T> binder) {
+            try {
+                return new Loaded<>(binder.bind(), null);
+            } catch (Throwable e) {
+                return new Loaded<>(null, e.getClass().getSimpleName() + ": " + e.getMessage());
+            }
+        }
+    }
+
+    /** The NUL-terminated string a native function returned. */
+    public static String string(MemorySegment chars) {
+        return chars.reinterpret(1024).getString(0);
+    }
+
     /** A downcall handle for {@code symbol}, or an UnsatisfiedLinkError naming it. */
     public static MethodHandle downcall(SymbolLookup lib, String symbol, FunctionDescriptor fd, Linker.Option... options) {
         MemorySegment address = lib.find(symbol).orElseThrow(() -> new UnsatisfiedLinkError("symbol " + symbol + " not found"));

@@ -33,20 +33,7 @@ public final class CudaKernels {
     /** Scale codes read as E4M3 values (NVFP4), WUSH_CUDA_SCALE_E4M3. */
     public static final int SCALE_E4M3 = 1;
 
-    private static final CudaKernels INSTANCE;
-    private static final String LOAD_ERROR;
-
-    static {
-        CudaKernels k = null;
-        String error = null;
-        try {
-            k = load();
-        } catch (Throwable e) { // UnsatisfiedLinkError, IllegalCallerException (native access denied), IOException
-            error = e.getClass().getSimpleName() + ": " + e.getMessage();
-        }
-        INSTANCE = k;
-        LOAD_ERROR = error;
-    }
+    private static final NativeLibraries.Loaded<CudaKernels> LOADED = NativeLibraries.Loaded.attempt(CudaKernels::load);
 
     private final MethodHandle errorString;
     private final MethodHandle deviceCount;
@@ -70,12 +57,12 @@ public final class CudaKernels {
 
     /** The library, or null when it did not load ({@link #loadError()} says why). */
     public static CudaKernels instance() {
-        return INSTANCE;
+        return LOADED.instance();
     }
 
     /** Why the library did not load, or null. */
     public static String loadError() {
-        return LOAD_ERROR;
+        return LOADED.error();
     }
 
     /**
@@ -83,19 +70,21 @@ public final class CudaKernels {
      * jar, no driver, no device).
      */
     public static CudaKernels require() {
-        if (INSTANCE == null) {
-            throw new CudaException("the wush CUDA kernels did not load: " + LOAD_ERROR);
+        CudaKernels kernels = LOADED.instance();
+        if (kernels == null) {
+            throw new CudaException("the wush CUDA kernels did not load: " + LOADED.error());
         }
-        String why = INSTANCE.whyNoDevice();
+        String why = kernels.whyNoDevice();
         if (why != null) {
             throw new CudaException("no CUDA device for the wush kernels: " + why);
         }
-        return INSTANCE;
+        return kernels;
     }
 
     /** True when the library loaded and sees a CUDA device. */
     public static boolean available() {
-        return INSTANCE != null && INSTANCE.whyNoDevice() == null;
+        CudaKernels kernels = LOADED.instance();
+        return kernels != null && kernels.whyNoDevice() == null;
     }
 
     private CudaKernels(SymbolLookup lib) throws Throwable {
@@ -188,7 +177,7 @@ public final class CudaKernels {
     /** The architectures the library has code for, e.g. "sm_80 sm_90 compute_90". */
     public String compiledArchs() {
         try {
-            return ((MemorySegment) compiledArchs.invokeExact()).reinterpret(256).getString(0);
+            return NativeLibraries.string((MemorySegment) compiledArchs.invokeExact());
         } catch (Throwable e) {
             throw NativeLibraries.rethrow(e);
         }
@@ -200,7 +189,7 @@ public final class CudaKernels {
      */
     public String gemmKernelName(int rows, int p, int d, int scaleType) {
         try {
-            return ((MemorySegment) gemmKernelName.invokeExact(rows, p, d, scaleType)).reinterpret(256).getString(0);
+            return NativeLibraries.string((MemorySegment) gemmKernelName.invokeExact(rows, p, d, scaleType));
         } catch (Throwable e) {
             throw NativeLibraries.rethrow(e);
         }
@@ -212,7 +201,7 @@ public final class CudaKernels {
      */
     public String fp4MmaStatus() {
         try {
-            return ((MemorySegment) fp4MmaStatus.invokeExact()).reinterpret(256).getString(0);
+            return NativeLibraries.string((MemorySegment) fp4MmaStatus.invokeExact());
         } catch (Throwable e) {
             throw NativeLibraries.rethrow(e);
         }
@@ -359,7 +348,7 @@ public final class CudaKernels {
 
     String errorString(int status) {
         try {
-            return ((MemorySegment) errorString.invokeExact(status)).reinterpret(1024).getString(0) + " (" + status + ")";
+            return NativeLibraries.string((MemorySegment) errorString.invokeExact(status)) + " (" + status + ")";
         } catch (Throwable e) {
             throw NativeLibraries.rethrow(e);
         }
