@@ -22,7 +22,7 @@ lib)
   out="$4/dev/wush/kernel/linux-x86_64"
   lib="$out/libwushcuda.so"
   if [ -f "$lib" ] && [ "$lib" -nt "$src/wush_cuda.cu" ] && [ "$lib" -nt "$rules/wush_fp4.h" ] \
-     && [ "$lib" -nt "$src/wush_cuda.h" ] && [ "$lib" -nt "$src/wush_fp4mma.h" ] && [ "$lib" -nt "$0" ]; then
+     && [ "$lib" -nt "$src/wush_cuda.h" ] && [ "$lib" -nt "$src/wush_fp4mma.h" ] && [ "$lib" -nt "$src/wush_unpack.h" ] && [ "$lib" -nt "$0" ]; then
     exit 0
   fi
   mkdir -p "$out"

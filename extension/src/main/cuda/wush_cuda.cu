@@ -24,6 +24,7 @@
 #include "wush_cuda.h"
 #include "wush_fp4.h"
 #include "wush_fp4mma.h"
+#include "wush_unpack.h"
 
 #ifndef WUSH_CUDA_ARCHS
 #define WUSH_CUDA_ARCHS "unknown"
@@ -38,33 +39,6 @@ namespace {
 constexpr unsigned FULL_MASK = 0xFFFFFFFFu;
 
 /* ---------- helpers ---------- */
-
-/* Four E2M1 codes, one per byte (0..15), to their doubled values as four int8 {0, ±1, ±2, ±3, ±4, ±6, ±8, ±12}. */
-__device__ __forceinline__ uint32_t e2m1x2_4(uint32_t n) {
-    uint32_t sel = (n & 0x7u) | ((n >> 4) & 0x70u) | ((n >> 8) & 0x700u) | ((n >> 12) & 0x7000u);
-    uint32_t mag = __byte_perm(0x03020100u, 0x0C080604u, sel);
-    uint32_t neg = ((n >> 3) & 0x01010101u) * 0xFFu;
-    return __vsub4(mag ^ neg, neg);
-}
-
-/* Doubled values of 32 split-nibble codes (16 bytes), in element order: out[0..3] elements 0-15, out[4..7] 16-31. */
-__device__ __forceinline__ void unpack_split32(uint4 w, uint32_t out[8]) {
-    out[0] = e2m1x2_4(w.x & 0x0F0F0F0Fu);
-    out[1] = e2m1x2_4(w.y & 0x0F0F0F0Fu);
-    out[2] = e2m1x2_4(w.z & 0x0F0F0F0Fu);
-    out[3] = e2m1x2_4(w.w & 0x0F0F0F0Fu);
-    out[4] = e2m1x2_4((w.x >> 4) & 0x0F0F0F0Fu);
-    out[5] = e2m1x2_4((w.y >> 4) & 0x0F0F0F0Fu);
-    out[6] = e2m1x2_4((w.z >> 4) & 0x0F0F0F0Fu);
-    out[7] = e2m1x2_4((w.w >> 4) & 0x0F0F0F0Fu);
-}
-
-/* Doubled values of 8 standard-layout codes (4 bytes: element 2k low, 2k+1 high), in element order. */
-__device__ __forceinline__ void unpack_standard8(uint32_t w, uint32_t &first, uint32_t &second) {
-    uint32_t lo = w & 0x0F0F0F0Fu, hi = (w >> 4) & 0x0F0F0F0Fu;
-    first = e2m1x2_4(__byte_perm(lo, hi, 0x5140));
-    second = e2m1x2_4(__byte_perm(lo, hi, 0x7362));
-}
 
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(FULL_MASK, v, o);
@@ -239,6 +213,10 @@ __global__ void __launch_bounds__(128) quantize_tc_kernel(const float *__restric
 
 /* ---------- (b) W4A4 tensor-core GEMM ---------- */
 
+struct ToBf16 {
+    __host__ __device__ __nv_bfloat16 operator()(float v) const { return __float2bfloat16_rn(v); }
+};
+
 constexpr int TM = 128, TN = 128, TK = 32, TLD = TK + 8; /* tile sizes; TLD: BF16 row stride in shared memory */
 
 /*
@@ -273,26 +251,13 @@ __global__ void __launch_bounds__(256) gemm_tc_kernel(const uint8_t *__restrict_
     auto load = [&](int c) {
         if (valid) {
             pk = __ldg(reinterpret_cast<const uint4 *>(src) + c);
-            s0 = ssrc[D == 32 ? c : 2 * c];
-            s1 = ssrc[D == 32 ? c : 2 * c + 1];
+            s0 = ssrc[wush_group_scale(c, 0, D)];
+            s1 = ssrc[wush_group_scale(c, 1, D)];
         }
     };
     auto store = [&](int buf) {
-        const float lo = sbase[s0], hi = sbase[s1];
-        const uint32_t words[4] = {pk.x, pk.y, pk.z, pk.w};
         __align__(16) __nv_bfloat16 v[32];
-#pragma unroll
-        for (int i = 0; i < 16; i++) {
-            int byte = (words[i / 4] >> (8 * (i % 4))) & 0xFF;
-            float e0 = e2m1v[byte & 15], e1 = e2m1v[byte >> 4];
-            if (is_a) { /* standard layout: byte i holds elements 2i, 2i + 1 */
-                v[2 * i] = __float2bfloat16_rn(e0 * (2 * i < 16 ? lo : hi));
-                v[2 * i + 1] = __float2bfloat16_rn(e1 * (2 * i + 1 < 16 ? lo : hi));
-            } else { /* split layout: byte i holds elements i, 16 + i */
-                v[i] = __float2bfloat16_rn(e0 * lo);
-                v[16 + i] = __float2bfloat16_rn(e1 * hi);
-            }
-        }
+        wush_group_values(pk, !is_a, sbase[s0], sbase[s1], e2m1v, v, ToBf16()); /* A: standard layout, W: split */
         uint4 *dst = reinterpret_cast<uint4 *>((is_a ? as[buf] : ws[buf]) + lr * TLD);
         const uint4 *vv = reinterpret_cast<const uint4 *>(v);
 #pragma unroll
@@ -492,8 +457,8 @@ __device__ __forceinline__ void gemv_outputs(const uint8_t *__restrict__ w_codes
         for (int r = 0; r < R; r++) acc[r] = 0;
         for (int c = lane; c < p / 32; c += 32) {
             uint32_t wv[8];
-            unpack_split32(__ldg(wrow + c), wv);
-            const float wlo = wbase[wsc[D == 32 ? c : 2 * c]], whi = D == 32 ? wlo : wbase[wsc[2 * c + 1]];
+            wush_unpack_split32(__ldg(wrow + c), wv);
+            const float wlo = wbase[wsc[wush_group_scale(c, 0, D)]], whi = wbase[wsc[wush_group_scale(c, 1, D)]];
 #pragma unroll
             for (int r = 0; r < R; r++) acc[r] += dot(r, c, wv, wlo, whi);
         }
@@ -526,7 +491,7 @@ __global__ void __launch_bounds__(GEMV_THREADS) gemv_w4a4_kernel(const uint8_t *
     const uint32_t *aw = reinterpret_cast<const uint32_t *>(a_codes);
     for (int i = threadIdx.x; i < R * p / 8; i += GEMV_THREADS) {
         uint32_t first, second;
-        unpack_standard8(__ldg(aw + i), first, second);
+        wush_unpack_standard8(__ldg(aw + i), &first, &second);
         av[2 * i] = first;
         av[2 * i + 1] = second;
     }
@@ -538,18 +503,7 @@ __global__ void __launch_bounds__(GEMV_THREADS) gemv_w4a4_kernel(const uint8_t *
     /* both operands doubled: the sums are 4× the products */
     gemv_outputs<D, R>(w_codes, w_scales, out, p, wbase, 0.25f * alpha, y, ldy,
                        [&](int r, int c, const uint32_t (&wv)[8], float wlo, float whi) {
-        const uint4 *ar = reinterpret_cast<const uint4 *>(av + (size_t) r * (p / 4) + 8 * c);
-        uint4 a0 = ar[0], a1 = ar[1];
-        int lo = __dp4a((int) wv[0], (int) a0.x, 0);
-        lo = __dp4a((int) wv[1], (int) a0.y, lo);
-        lo = __dp4a((int) wv[2], (int) a0.z, lo);
-        lo = __dp4a((int) wv[3], (int) a0.w, lo);
-        int hi = __dp4a((int) wv[4], (int) a1.x, 0);
-        hi = __dp4a((int) wv[5], (int) a1.y, hi);
-        hi = __dp4a((int) wv[6], (int) a1.z, hi);
-        hi = __dp4a((int) wv[7], (int) a1.w, hi);
-        const float *asr = as16 + (size_t) r * groups16 + 2 * c;
-        return (float) lo * (asr[0] * wlo) + (float) hi * (asr[1] * whi);
+        return wush_w4a4_dot32(av + (size_t) r * (p / 4), as16 + (size_t) r * groups16, c, wv, wlo, whi);
     });
 }
 
@@ -565,21 +519,7 @@ __global__ void __launch_bounds__(GEMV_THREADS) gemv_w4a16_kernel(const float *_
     /* doubled weights: the sums are 2× the products */
     gemv_outputs<D, R>(w_codes, w_scales, out, p, wbase, 0.5f * alpha, y, ldy,
                        [&](int r, int c, const uint32_t (&wv)[8], float wlo, float whi) {
-        const float4 *xr = reinterpret_cast<const float4 *>(x + (int64_t) r * p + 32 * c);
-        float half_sum[2];
-#pragma unroll
-        for (int h = 0; h < 2; h++) {
-            float s = 0;
-#pragma unroll
-            for (int q = 0; q < 4; q++) {
-                float4 xv = __ldg(xr + 4 * h + q);
-                uint32_t w4 = wv[4 * h + q];
-                s += xv.x * (float) (int8_t) (w4 & 0xFF) + xv.y * (float) (int8_t) ((w4 >> 8) & 0xFF)
-                   + xv.z * (float) (int8_t) ((w4 >> 16) & 0xFF) + xv.w * (float) (int8_t) (w4 >> 24);
-            }
-            half_sum[h] = s;
-        }
-        return half_sum[0] * wlo + half_sum[1] * whi;
+        return wush_w4a16_dot32(x + (int64_t) r * p, c, wv, wlo, whi);
     });
 }
 

@@ -1,7 +1,9 @@
 /*
  * Tests of the CUDA kernels against the CPU kernels (libwushkernels.so, loaded from the path given as the
  * first argument). Host checks run everywhere: the quantization rules (wush_fp4.h, one source for both
- * kernels), built by nvcc's host compiler, give the gcc-built CPU library's codes bit for bit. Device checks run where a CUDA device is
+ * kernels), built by nvcc's host compiler, give the gcc-built CPU library's codes bit for bit; the kernels'
+ * host-callable parts (wush_fp4mma.h: FP4 tensor-core operands; wush_unpack.h: code unpacking, GEMV group
+ * dots, BF16 staging) give the CPU products. Device checks run where a CUDA device is
  * present: exact quantization bit-identical to the CPU kernels, tensor-core quantization equal up to
  * rounding-boundary cases, GEMM and GEMV within 1e-3 relative of the CPU products, argument errors.
  * Without a device the device checks are reported as skipped, with the reason; exit status 0 means every
@@ -9,6 +11,7 @@
  *
  *   wush_cuda_test LIBWUSHKERNELS [--require-device]
  */
+#include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <dlfcn.h>
 #include <math.h>
@@ -25,6 +28,7 @@
 #include "wush_cuda.h"
 #include "wush_fp4.h"
 #include "wush_fp4mma.h"
+#include "wush_unpack.h"
 
 namespace {
 
@@ -356,6 +360,167 @@ void host_fp4_mma_operands(const Cpu &cpu) {
     EXPECT(bad == 0, "split-to-standard conversion: %d of 4 groups wrong", bad);
 }
 
+/* Largest |y - ref| over the row's RMS of ref, over all rows. */
+double worst_of_row_rms(const std::vector<float> &y, const std::vector<float> &ref, int rows, int out) {
+    double worst = 0;
+    for (int r = 0; r < rows; r++) {
+        double ss = 0;
+        for (int o = 0; o < out; o++) ss += (double) ref[(size_t) r * out + o] * ref[(size_t) r * out + o];
+        const double rms = sqrt(ss / out) + 1e-30;
+        for (int o = 0; o < out; o++) worst = fmax(worst, fabs((double) y[(size_t) r * out + o] - ref[(size_t) r * out + o]) / rms);
+    }
+    return worst;
+}
+
+/* The code-unpacking tricks of the GEMVs (wush_unpack.h) against the E2M1 table, with the intrinsics' host versions. */
+void host_unpack_tricks() {
+    const float mag[8] = WUSH_E2M1_VALUES;
+    auto doubled = [&](int code) { return (int) (2 * (code & 8 ? -mag[code & 7] : mag[code & 7])); };
+    int bad = 0;
+    for (uint32_t n = 0; n < 65536; n++) { /* every four codes, one per byte */
+        const uint32_t in = (n & 15) | ((n >> 4) & 15) << 8 | ((n >> 8) & 15) << 16 | ((n >> 12) & 15) << 24;
+        const uint32_t v = wush_e2m1x2_4(in);
+        for (int k = 0; k < 4; k++) bad += (int8_t) (v >> (8 * k)) != doubled((in >> (8 * k)) & 15);
+    }
+    EXPECT(bad == 0, "e2m1x2_4: %d of 262144 doubled code values wrong", bad);
+
+    auto std_bytes = random_bytes(16 * 64, 0, 255); /* 64 groups */
+    auto split = to_split(std_bytes);
+    auto element = [&](int g, int k) { return doubled((std_bytes[16 * g + k / 2] >> (4 * (k & 1))) & 15); };
+    int bad_split = 0, bad_std = 0;
+    for (int g = 0; g < 64; g++) {
+        uint4 w;
+        memcpy(&w, split.data() + 16 * g, 16);
+        uint32_t out[8];
+        wush_unpack_split32(w, out);
+        for (int k = 0; k < 32; k++) bad_split += (int8_t) (out[k / 4] >> (8 * (k % 4))) != element(g, k);
+        for (int q = 0; q < 4; q++) { /* 8 elements per standard word */
+            uint32_t word, first, second;
+            memcpy(&word, std_bytes.data() + 16 * g + 4 * q, 4);
+            wush_unpack_standard8(word, &first, &second);
+            for (int k = 0; k < 8; k++) bad_std += (int8_t) ((k < 4 ? first : second) >> (8 * (k % 4))) != element(g, 8 * q + k);
+        }
+    }
+    EXPECT(bad_split == 0, "unpack_split32: %d of 2048 elements wrong", bad_split);
+    EXPECT(bad_std == 0, "unpack_standard8: %d of 2048 elements wrong", bad_std);
+}
+
+/*
+ * The decode GEMVs' arithmetic on the host: the kernels' steps (activations unpacked to doubled int8 and
+ * scale values per 16, weights per 32-element group with wush_unpack_split32, wush_w4a4_dot32 /
+ * wush_w4a16_dot32 per group, lanes taking groups c = lane, lane + 32, ..., their sums, the ¼ / ½ · alpha)
+ * against the CPU kernels' W4A4 and W4A16 products, for each format, with more groups than lanes.
+ */
+void host_gemv_arithmetic(const Cpu &cpu) {
+    for (const Format &f : formats()) {
+        const int rows = 3, out = 7, p = 1056, groups = p / 32, blocks = p / f.d, groups16 = p / 16; /* 33 groups */
+        int slo = f.rule == WUSH_RULE_NVFP4 ? 0x28 : 118, shi = f.rule == WUSH_RULE_NVFP4 ? 0x50 : 130;
+        auto w_split = to_split(random_bytes((size_t) out * p / 2, 0, 255));
+        auto w_sc = random_bytes((size_t) out * blocks, slo, shi);
+        auto a_codes = random_bytes((size_t) rows * p / 2, 0, 255);
+        auto a_sc = random_bytes((size_t) rows * blocks, slo, shi);
+        auto x = activations(rows, p, false);
+        std::vector<float> ref((size_t) rows * out), ref16((size_t) rows * out);
+        CHECK(cpu.gemm_w4a4(a_codes.data(), a_sc.data(), rows, w_split.data(), w_sc.data(), 0, out, p, f.d, f.values.data(),
+                            f.values.data(), ref.data(), out));
+        CHECK(cpu.gemv_w4a16(x.data(), rows, w_split.data(), w_sc.data(), 0, out, p, f.d, f.values.data(), ref16.data(), out));
+
+        /* what gemv_w4a4_kernel puts in shared memory */
+        std::vector<uint32_t> av((size_t) rows * p / 4);
+        std::vector<float> as16((size_t) rows * groups16);
+        for (size_t i = 0; i < (size_t) rows * p / 8; i++) {
+            uint32_t word;
+            memcpy(&word, a_codes.data() + 4 * i, 4);
+            wush_unpack_standard8(word, &av[2 * i], &av[2 * i + 1]);
+        }
+        for (int i = 0; i < rows * groups16; i++) {
+            as16[i] = wush_scale_base(f.scale_type, a_sc[(size_t) (i / groups16) * blocks + (i % groups16) * 16 / f.d]);
+        }
+        std::vector<float> y((size_t) rows * out), y16((size_t) rows * out);
+        for (int o = 0; o < out; o++) {
+            const uint8_t *wsc = w_sc.data() + (size_t) o * blocks;
+            for (int r = 0; r < rows; r++) {
+                float sum = 0, sum16 = 0;
+                for (int lane = 0; lane < 32; lane++) {
+                    float acc = 0, acc16 = 0;
+                    for (int c = lane; c < groups; c += 32) {
+                        uint4 w;
+                        memcpy(&w, w_split.data() + (size_t) o * p / 2 + 16 * c, 16);
+                        uint32_t wv[8];
+                        wush_unpack_split32(w, wv);
+                        const float wlo = wush_scale_base(f.scale_type, wsc[wush_group_scale(c, 0, f.d)]);
+                        const float whi = wush_scale_base(f.scale_type, wsc[wush_group_scale(c, 1, f.d)]);
+                        acc += wush_w4a4_dot32(av.data() + (size_t) r * (p / 4), as16.data() + (size_t) r * groups16, c, wv,
+                                               wlo, whi);
+                        acc16 += wush_w4a16_dot32(x.data() + (size_t) r * p, c, wv, wlo, whi);
+                    }
+                    sum += acc;
+                    sum16 += acc16;
+                }
+                y[(size_t) r * out + o] = sum * (0.25f * f.factor * f.factor);
+                y16[(size_t) r * out + o] = sum16 * (0.5f * f.factor);
+            }
+        }
+        double e = worst_of_row_rms(y, ref, rows, out), e16 = worst_of_row_rms(y16, ref16, rows, out);
+        EXPECT(e <= 1e-5, "W4A4 GEMV arithmetic %s: worst difference %.3g of the row RMS", f.name, e);
+        EXPECT(e16 <= 1e-5, "W4A16 GEMV arithmetic %s: worst difference %.3g of the row RMS", f.name, e16);
+    }
+}
+
+/*
+ * The BF16 tile GEMM's staging on the host: each operand row's 32-element chunks made into values with
+ * wush_group_values (activations standard, weights split) and the scale bytes wush_group_scale picks, as the
+ * kernel stores them in shared memory; each value must be exact in BF16, and their product (the tensor cores'
+ * part, here in double) times alpha must equal the CPU kernels' W4A4 product.
+ */
+struct AsFloat {
+    __host__ __device__ float operator()(float v) const { return v; }
+};
+
+void host_bf16_staging(const Cpu &cpu) {
+    for (const Format &f : formats()) {
+        const int rows = 5, out = 6, p = 160, chunks = p / 32, blocks = p / f.d;
+        int slo = f.rule == WUSH_RULE_NVFP4 ? 0x01 : 100, shi = f.rule == WUSH_RULE_NVFP4 ? 0x7E : 154; /* wide range */
+        auto w_split = to_split(random_bytes((size_t) out * p / 2, 0, 255));
+        auto w_sc = random_bytes((size_t) out * blocks, slo, shi);
+        auto a_codes = random_bytes((size_t) rows * p / 2, 0, 255);
+        auto a_sc = random_bytes((size_t) rows * blocks, slo, shi);
+        std::vector<float> ref((size_t) rows * out);
+        CHECK(cpu.gemm_w4a4(a_codes.data(), a_sc.data(), rows, w_split.data(), w_sc.data(), 0, out, p, f.d, f.values.data(),
+                            f.values.data(), ref.data(), out));
+        float e2m1[16];
+        const float mag[8] = WUSH_E2M1_VALUES;
+        for (int c = 0; c < 16; c++) e2m1[c] = c & 8 ? -mag[c & 7] : mag[c & 7];
+        int inexact = 0;
+        auto stage = [&](const std::vector<uint8_t> &codes, const std::vector<uint8_t> &scales, int n, bool split) {
+            std::vector<float> v((size_t) n * p);
+            for (int r = 0; r < n; r++) {
+                for (int c = 0; c < chunks; c++) {
+                    uint4 pk;
+                    memcpy(&pk, codes.data() + (size_t) r * p / 2 + 16 * c, 16);
+                    const float lo = wush_scale_base(f.scale_type, scales[(size_t) r * blocks + wush_group_scale(c, 0, f.d)]);
+                    const float hi = wush_scale_base(f.scale_type, scales[(size_t) r * blocks + wush_group_scale(c, 1, f.d)]);
+                    wush_group_values(pk, split, lo, hi, e2m1, v.data() + (size_t) r * p + 32 * c, AsFloat());
+                }
+            }
+            for (float value : v) inexact += __bfloat162float(__float2bfloat16_rn(value)) != value;
+            return v;
+        };
+        auto a = stage(a_codes, a_sc, rows, false), w = stage(w_split, w_sc, out, true);
+        std::vector<float> y((size_t) rows * out);
+        for (int r = 0; r < rows; r++) {
+            for (int o = 0; o < out; o++) {
+                double sum = 0;
+                for (int k = 0; k < p; k++) sum += (double) a[(size_t) r * p + k] * w[(size_t) o * p + k];
+                y[(size_t) r * out + o] = (float) (sum * f.factor * f.factor);
+            }
+        }
+        EXPECT(inexact == 0, "BF16 staging %s: %d staged values not exact in BF16", f.name, inexact);
+        double e = worst_of_row_rms(y, ref, rows, out);
+        EXPECT(e <= 1e-5, "BF16 staging %s: product differs from the CPU kernels by %.3g of the row RMS", f.name, e);
+    }
+}
+
 /* ---------- device checks ---------- */
 
 void device_quantize(const Cpu &cpu) {
@@ -489,6 +654,9 @@ int main(int argc, char **argv) {
     host_rules_match_cpu(cpu);
     host_scale_bases();
     host_fp4_mma_operands(cpu);
+    host_unpack_tricks();
+    host_gemv_arithmetic(cpu);
+    host_bf16_staging(cpu);
     int32_t n = 0;
     int32_t status = wush_cuda_device_count(&n);
     if (status != 0 || n == 0) {
