@@ -180,27 +180,16 @@ __global__ void __launch_bounds__(128) quantize_tc_kernel(const float *__restric
     __syncwarp();
     const int rr = lane >> 1, half = lane & 1;
     const float *y = xw + rr * LD + half * (D / 2);
-    float amax = 0;
     int nan = 0;
-#pragma unroll
-    for (int k = 0; k < D / 2; k++) {
-        float a = fabsf(y[k]);
-        nan |= isnan(a);
-        amax = a > amax ? a : amax;
-    }
+    float amax = wush_absmax(y, D / 2, &nan);
     float other = __shfl_xor_sync(FULL_MASK, amax, 1);
     nan |= __shfl_xor_sync(FULL_MASK, nan, 1);
     amax = other > amax ? other : amax;
     const int sc = wush_scale_code(nan ? NAN : amax, rule, global);
-    const float s = slut[sc];
     const int64_t r = r0 + warp * 16 + rr;
     if (r < rows) {
-        uint32_t packed[D / 16] = {};
-#pragma unroll
-        for (int k = 0; k < D / 2; k++) {
-            uint32_t c = s == 0 ? 0 : (uint32_t) wush_e2m1_encode(wush_div(y[k], s));
-            packed[k / 8] |= c << (4 * (k % 8));
-        }
+        uint32_t packed[D / 16];
+        wush_encode_words(y, D / 2, slut[sc], packed);
         uint8_t *out = codes + (r * p + (int64_t) b * D + half * (D / 2)) / 2;
         if (D == 32) {
             *reinterpret_cast<uint2 *>(out) = make_uint2(packed[0], packed[D / 16 - 1]);

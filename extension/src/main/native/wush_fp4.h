@@ -125,25 +125,44 @@ WUSH_HD void wush_transform_block(const float *x, const float *tt, int d, float 
     }
 }
 
+/* Largest magnitude of n values; *nan is set when one of them is NaN. */
+WUSH_HD float wush_absmax(const float *y, int n, int *nan) {
+    float amax = 0;
+    for (int k = 0; k < n; k++) {
+        float a = fabsf(y[k]);
+        *nan |= isnan(a);
+        amax = a > amax ? a : amax;
+    }
+    return amax;
+}
+
+/*
+ * n values (a multiple of 8) divided by the scale value s to E2M1 codes in the standard layout, 8 to a word:
+ * element k in nibble k % 8 of word k / 8 (in memory on a little-endian machine: element 2k in the low nibble of
+ * byte k). A zero scale gives zero codes.
+ */
+WUSH_HD void wush_encode_words(const float *y, int n, float s, uint32_t *words) {
+    for (int w = 0; w < n / 8; w++) {
+        uint32_t word = 0;
+        for (int k = 0; k < 8; k++) {
+            uint32_t c = s == 0 ? 0 : (uint32_t) wush_e2m1_encode(wush_div(y[8 * w + k], s));
+            word |= c << (4 * k);
+        }
+        words[w] = word;
+    }
+}
+
 /*
  * One group of d transformed values y to its scale code (returned) and d/2 bytes of codes in the standard
  * layout (element 2k in the low nibble). scale_lut: the values of the 256 scale codes.
  */
 WUSH_HD int wush_quantize_group(const float *y, int d, int rule, float global, const float *scale_lut, uint8_t *codes) {
-    float amax = 0;
     int nan = 0;
-    for (int k = 0; k < d; k++) {
-        float a = fabsf(y[k]);
-        nan |= isnan(a);
-        amax = a > amax ? a : amax;
-    }
+    float amax = wush_absmax(y, d, &nan);
     int sc = wush_scale_code(nan ? NAN : amax, rule, global);
-    float s = scale_lut[sc];
-    for (int k = 0; k < d; k += 2) {
-        int c0 = s == 0 ? 0 : wush_e2m1_encode(wush_div(y[k], s));
-        int c1 = s == 0 ? 0 : wush_e2m1_encode(wush_div(y[k + 1], s));
-        codes[k / 2] = (uint8_t) (c0 | (c1 << 4));
-    }
+    uint32_t words[4];
+    wush_encode_words(y, d, scale_lut[sc], words);
+    memcpy(codes, words, (size_t) d / 2);
     return sc;
 }
 
