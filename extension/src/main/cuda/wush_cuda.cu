@@ -202,6 +202,25 @@ __global__ void __launch_bounds__(128) quantize_tc_kernel(const float *__restric
 
 /* ---------- (b) W4A4 tensor-core GEMM ---------- */
 
+/*
+ * The K loop of the tile GEMMs, two shared-memory stages: load(k) fetches step k's bytes into registers,
+ * store(buf) writes them to stage buf, compute(buf) runs the tensor cores on stage buf; step k + 1 is loaded
+ * while step k is computed.
+ */
+template <typename Load, typename Store, typename Compute>
+__device__ __forceinline__ void two_stage_k_loop(int steps, Load load, Store store, Compute compute) {
+    load(0);
+    store(0);
+    __syncthreads();
+    for (int k = 0; k < steps; k++) {
+        const int buf = k & 1;
+        if (k + 1 < steps) load(k + 1);
+        compute(buf);
+        if (k + 1 < steps) store(buf ^ 1);
+        __syncthreads();
+    }
+}
+
 struct ToBf16 {
     __host__ __device__ __nv_bfloat16 operator()(float v) const { return __float2bfloat16_rn(v); }
 };
@@ -261,12 +280,7 @@ __global__ void __launch_bounds__(256) gemm_tc_kernel(const uint8_t *__restrict_
         for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.0f);
 
     __syncthreads(); /* scale tables */
-    load(0);
-    store(0);
-    __syncthreads();
-    for (int c = 0; c < chunks; c++) {
-        const int buf = c & 1;
-        if (c + 1 < chunks) load(c + 1);
+    two_stage_k_loop(chunks, load, store, [&](int buf) {
 #pragma unroll
         for (int kk = 0; kk < TK; kk += 16) {
             wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa[4];
@@ -280,9 +294,7 @@ __global__ void __launch_bounds__(256) gemm_tc_kernel(const uint8_t *__restrict_
 #pragma unroll
                 for (int j = 0; j < 2; j++) wmma::mma_sync(acc[i][j], fa[i], fb[j], acc[i][j]);
         }
-        if (c + 1 < chunks) store(buf ^ 1);
-        __syncthreads();
-    }
+    });
 
     /* epilogue: each warp stages 16×16 tiles in (now free) shared memory and writes the in-range part */
     float *stage = reinterpret_cast<float *>(&as[0][0]) + warp * 256;
@@ -390,12 +402,7 @@ __global__ void __launch_bounds__(256) gemm_fp4mma_kernel(const uint8_t *__restr
 
     const int wm = warp / 4, wn = warp % 4; /* this warp's 64×32 part of the tile */
     float acc[4][4][4] = {};
-    load(0);
-    store(0);
-    __syncthreads();
-    for (int tile = 0; tile < tiles; tile++) {
-        const int buf = tile & 1;
-        if (tile + 1 < tiles) load(tile + 1);
+    two_stage_k_loop(tiles, load, store, [&](int buf) {
 #pragma unroll
         for (int ks = 0; ks < 2; ks++) {
             uint32_t fa[4][4], fb[4][2], sa[4], sb[4];
@@ -408,9 +415,7 @@ __global__ void __launch_bounds__(256) gemm_fp4mma_kernel(const uint8_t *__restr
 #pragma unroll
                 for (int j = 0; j < 4; j++) mma_fp4<D>(acc[i][j], fa[i], fb[j], sa[i], sb[j]);
         }
-        if (tile + 1 < tiles) store(buf ^ 1);
-        __syncthreads();
-    }
+    });
 #pragma unroll
     for (int i = 0; i < 4; i++)
 #pragma unroll
