@@ -1,8 +1,9 @@
 package dev.wush.cli;
 
-import dev.wush.translators.TextFiles;
+import dev.wush.io.TextFiles;
 import dev.wush.translators.TextTokenizer;
 import dev.wush.translators.TokenWindows;
+import dev.wush.zoo.llama.LlamaConfig;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -22,16 +23,34 @@ final class CalibrationOptions {
             description = "Number of leading windows to use (default 128).")
     int windows;
 
-    /** The first {@code --calib-windows} windows of the calibration text. */
-    long[][] windows(TextTokenizer tokenizer, PrintStream notes) throws IOException {
+    private String text;
+
+    /** Checks the numbers and reads the calibration text: everything that needs no model. */
+    void check() throws IOException {
         if (window < 2) {
             throw new IllegalArgumentException("--window must be at least 2, got " + window);
         }
         if (windows < 1) {
             throw new IllegalArgumentException("--calib-windows must be at least 1, got " + windows);
         }
-        long[] tokens = tokenizer.encodeWithBos(TextFiles.read(calib, "--calib"));
-        long[][] leading = TokenWindows.leading(tokens, window, windows, "calibration text " + calib);
+        text = TextFiles.read(calib, "--calib");
+        if (text.isBlank()) {
+            throw new IllegalArgumentException("--calib " + calib + ": the file holds no text");
+        }
+    }
+
+    /** Checks the window against the model's context, before the model is loaded. */
+    void check(LlamaConfig config, Path modelDir) {
+        ModelOptions.checkWindow("--window", window, config, modelDir);
+    }
+
+    /** The first {@code --calib-windows} windows of the calibration text. */
+    long[][] windows(TextTokenizer tokenizer, PrintStream notes) throws IOException {
+        if (text == null) {
+            check();
+        }
+        long[] tokens = tokenizer.encodeWithBos(text);
+        long[][] leading = TokenWindows.leading(tokens, window, windows, "--calib " + calib);
         if (leading.length < windows) {
             notes.printf("note: %s gives %d windows of %d tokens, fewer than --calib-windows %d; using %d%n",
                     calib, leading.length, window, windows, leading.length);

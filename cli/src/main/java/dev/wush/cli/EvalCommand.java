@@ -5,7 +5,7 @@ import ai.djl.repository.zoo.ZooModel;
 import com.google.gson.JsonObject;
 import dev.wush.translators.Perplexity;
 import dev.wush.translators.PerplexityEvaluator;
-import dev.wush.translators.TextFiles;
+import dev.wush.io.TextFiles;
 import dev.wush.translators.TextTokenizer;
 import dev.wush.translators.TokenWindows;
 import dev.wush.translators.WindowLosses;
@@ -42,8 +42,10 @@ final class EvalCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PerplexityEvaluator evaluator = new PerplexityEvaluator(window, batch);
+        model.check();
         String text = TextFiles.read(data, "--data");
         Path dir = model.resolve();
+        ModelOptions.checkWindow("--window", window, ModelOptions.config(dir), dir);
         try (ZooModel<TokenWindows, WindowLosses> zoo = model.load(dir, TokenWindows.class, WindowLosses.class);
                 TextTokenizer tokenizer = LlamaModelLoader.tokenizer(zoo);
                 Predictor<TokenWindows, WindowLosses> predictor = zoo.newPredictor()) {

@@ -43,14 +43,16 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         GenerationConfig config = new GenerationConfig(maxTokens, temperature, topP, seed);
+        model.check();
         Path dir = model.resolve();
+        int context = ModelOptions.config(dir).maxPositionEmbeddings();
         try (ZooModel<String, String> zoo = model.load(dir, String.class, String.class);
                 TextTokenizer tokenizer = LlamaModelLoader.tokenizer(zoo);
                 NDManager manager = zoo.getNDManager().newSubManager()) {
             LlamaForCausalLM lm = (LlamaForCausalLM) zoo.getBlock();
             TextGenerator generator = new TextGenerator(lm, config, tokenizer.eosIds(), lm.config().maxPositionEmbeddings());
             long[] ids = tokenizer.encodeWithBos(prompt);
-            long[] generated = new long[maxTokens];
+            long[] generated = new long[Math.min(maxTokens, context)]; // the context bounds what can be generated
             int[] count = {0};
             int[] printed = {0};
             System.out.print(prompt);

@@ -15,6 +15,7 @@ import dev.wush.translators.TokenWindows;
 import dev.wush.translators.WindowLosses;
 import dev.wush.zoo.LlamaModelLoader;
 import dev.wush.zoo.calib.DecoderInputs;
+import dev.wush.zoo.llama.LlamaConfig;
 import dev.wush.zoo.llama.LlamaForCausalLM;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -65,7 +66,17 @@ final class LayerReportCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         List<QuantFormat> fs = formats.stream().map(Formats::parse).toList();
         List<TransformKind> ks = transforms.stream().map(TransformKind::parse).toList();
+        if (batch < 1) {
+            throw new IllegalArgumentException("--batch must be at least 1, got " + batch);
+        }
+        model.check();
+        calibration.check();
         Path dir = model.resolve();
+        LlamaConfig config = ModelOptions.config(dir);
+        calibration.check(config, dir);
+        if (block < 0 || block >= config.numHiddenLayers()) {
+            throw new IllegalArgumentException("--block " + block + ": the model's blocks are 0.." + (config.numHiddenLayers() - 1));
+        }
         try (ZooModel<TokenWindows, WindowLosses> zoo = model.load(dir, TokenWindows.class, WindowLosses.class);
                 TextTokenizer tokenizer = LlamaModelLoader.tokenizer(zoo);
                 NDManager manager = zoo.getNDManager().newSubManager()) {

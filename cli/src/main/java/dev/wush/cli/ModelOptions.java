@@ -7,12 +7,16 @@ import ai.djl.repository.zoo.ZooModel;
 import dev.wush.zoo.ModelResolver;
 import dev.wush.zoo.WushModelZoo;
 import dev.wush.zoo.hub.ConsoleDownloadProgress;
+import dev.wush.zoo.llama.LlamaConfig;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import picocli.CommandLine.Option;
 
 /** {@code --model} and {@code --dtype}, shared by the commands that load a model. */
 final class ModelOptions {
+
+    static final List<String> DTYPES = List.of("float32", "float16", "auto");
 
     @Option(names = "--model", required = true, paramLabel = "DIR|hf:ID|NAME",
             description = "A Hugging Face model directory, hf:owner/name[@revision], or a zoo name (stories260K,"
@@ -24,9 +28,31 @@ final class ModelOptions {
                     + " exactly), float16 (half the memory), or auto (float32 for fp32 checkpoints, else float16).")
     String dtype;
 
+    /** Checks what can be checked without the model. */
+    void check() {
+        if (!DTYPES.contains(dtype)) {
+            throw new IllegalArgumentException("--dtype " + dtype + ": use float32, float16 or auto"
+                    + (dtype.equals("bfloat16") ? " (bf16 checkpoints load exactly as float32)" : ""));
+        }
+    }
+
     /** The local checkpoint directory (downloading it first if needed, with progress on stderr). */
     Path resolve() throws IOException {
+        check();
         return ModelResolver.fromEnvironment(new ConsoleDownloadProgress()).resolve(model);
+    }
+
+    /** The model's validated config.json, read before any weight is. */
+    static LlamaConfig config(Path dir) throws IOException {
+        return LlamaConfig.load(dir);
+    }
+
+    /** A window of {@code length} tokens must fit the model's context. */
+    static void checkWindow(String option, int length, LlamaConfig config, Path modelDir) {
+        if (length > config.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException(option + " " + length + " is longer than the model's context ("
+                    + "max_position_embeddings " + config.maxPositionEmbeddings() + " in " + modelDir.resolve("config.json") + ")");
+        }
     }
 
     /** Loads the model through DJL's {@link Criteria} and the WUSH zoo. */

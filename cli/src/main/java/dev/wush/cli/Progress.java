@@ -1,17 +1,14 @@
 package dev.wush.cli;
 
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
+import dev.wush.zoo.hub.ProgressBars;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 
-/** The commands' progress bars: ASCII, on standard error, so standard output stays parseable. */
+/** The commands' progress: on standard error, a bar on a terminal and occasional plain lines otherwise. */
 final class Progress {
 
     private Progress() {}
 
     static ProgressBar bar(String task, long max, String unit) {
-        return new ProgressBarBuilder().setTaskName(task).setInitialMax(max).setUnit(" " + unit, 1)
-                .setStyle(ProgressBarStyle.ASCII).setConsumer(new ConsoleProgressBarConsumer(System.err)).build();
+        return ProgressBars.start(task, max, unit, 1, false);
     }
 }

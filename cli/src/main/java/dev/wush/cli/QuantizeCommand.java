@@ -17,8 +17,13 @@ import dev.wush.zoo.quant.QuantMethod;
 import dev.wush.zoo.quant.QuantizationConfig;
 import dev.wush.zoo.quant.QuantizedCheckpoint;
 import dev.wush.zoo.quant.TransformChoice;
+import dev.wush.io.OutputDirectory;
+import dev.wush.zoo.llama.LlamaConfig;
+import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -71,46 +76,73 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        // everything that can be wrong is checked before the model is loaded or calibration starts
         QuantFormat f = Formats.parse(format);
         QuantizationConfig config = new QuantizationConfig(f, QuantMethod.parse(method), TransformChoice.parse(transform),
                 !weightsOnly, path -> true, seed, 4096);
-        if (Files.exists(out) && !overwrite) {
-            throw new IllegalArgumentException("--out " + out + " exists (use --overwrite to replace it)");
+        if (batch < 1) {
+            throw new IllegalArgumentException("--batch must be at least 1, got " + batch);
         }
-        Path dir = model.resolve();
-        long start = System.nanoTime();
-        try (ZooModel<TokenWindows, WindowLosses> zoo = model.load(dir, TokenWindows.class, WindowLosses.class);
-                TextTokenizer tokenizer = LlamaModelLoader.tokenizer(zoo)) {
-            LlamaForCausalLM lm = (LlamaForCausalLM) zoo.getBlock();
-            long[][] windows = calibration.windows(tokenizer, System.err);
-            int total = lm.config().numHiddenLayers() * 7;
-            List<LayerReport> reports;
-            try (ProgressBar bar = Progress.bar("quantize", total, "layers")) {
-                reports = new LlamaQuantizer(config, batch).quantize(lm, zoo.getNDManager(), windows, (block, blocks, r) -> {
-                    bar.setExtraMessage(String.format(Locale.ROOT, "block %d/%d %s", block + 1, blocks,
-                            r.name().substring(r.name().indexOf('.', "model.layers.".length()) + 1)));
-                    bar.step();
-                });
-            }
-            double seconds = (System.nanoTime() - start) / 1e9;
-            JsonObject report = report(config, reports, dir, windows, seconds);
-            String version = WushCli.class.getPackage().getImplementationVersion();
-            QuantizedCheckpoint.save(lm, dir, out, config, reports, version == null ? "development" : version, overwrite,
-                    Map.of("report.json", new GsonBuilder().setPrettyPrinting().create().toJson(report)));
-            double bits = QuantizedCheckpoint.bitsPerWeight(out);
-            System.out.printf(Locale.ROOT, "%-34s %-9s %12s %8s  %s%n", "layer", "transform", "calib error", "seconds", "why");
-            for (LayerReport r : reports) {
-                System.out.printf(Locale.ROOT, "%-34s %-9s %12.5f %8.2f  %s%n", r.name(), r.transform().label(), r.error(), r.seconds(),
-                        r.reason() + (r.candidates().isEmpty() ? "" : " " + r.candidates()));
-            }
-            System.out.printf(Locale.ROOT, "%s %s %s/%s on %d calibration tokens in %.1f s; saved %s (%.2f bits per quantized weight)%n",
-                    dir.getFileName(), f.name(), method, transform, (long) windows.length * windows[0].length, seconds, out, bits);
-            if (json) {
-                report.addProperty("bits_per_weight", bits);
-                System.out.println(report);
+        model.check();
+        calibration.check();
+        if (Files.exists(out, LinkOption.NOFOLLOW_LINKS) && !overwrite) {
+            throw new IllegalArgumentException("--out " + out + " exists (use --overwrite to replace a previous result)");
+        }
+        Path local = Path.of(model.model);
+        List<Path> inputs = new ArrayList<>(List.of(calibration.calib));
+        if (Files.exists(local)) {
+            inputs.add(local);
+        }
+        try (OutputDirectory target = prepare(inputs)) {
+            Path dir = model.resolve();
+            target.checkNotInput(dir);
+            LlamaConfig modelConfig = ModelOptions.config(dir);
+            calibration.check(modelConfig, dir);
+            long start = System.nanoTime();
+            try (ZooModel<TokenWindows, WindowLosses> zoo = model.load(dir, TokenWindows.class, WindowLosses.class);
+                    TextTokenizer tokenizer = LlamaModelLoader.tokenizer(zoo)) {
+                LlamaForCausalLM lm = (LlamaForCausalLM) zoo.getBlock();
+                long[][] windows = calibration.windows(tokenizer, System.err);
+                int total = lm.config().numHiddenLayers() * 7;
+                List<LayerReport> reports;
+                try (ProgressBar bar = Progress.bar("quantize", total, "layers")) {
+                    reports = new LlamaQuantizer(config, batch).quantize(lm, zoo.getNDManager(), windows, (block, blocks, r) -> {
+                        bar.setExtraMessage(String.format(Locale.ROOT, "block %d/%d %s", block + 1, blocks,
+                                r.name().substring(r.name().indexOf('.', "model.layers.".length()) + 1)));
+                        bar.step();
+                    });
+                }
+                double seconds = (System.nanoTime() - start) / 1e9;
+                JsonObject report = report(config, reports, dir, windows, seconds);
+                String version = WushCli.class.getPackage().getImplementationVersion();
+                QuantizedCheckpoint.write(lm, dir, target.staging(), config, reports, version == null ? "development" : version,
+                        Map.of("report.json", new GsonBuilder().setPrettyPrinting().create().toJson(report)));
+                target.commit();
+                double bits = QuantizedCheckpoint.bitsPerWeight(out);
+                System.out.printf(Locale.ROOT, "%-34s %-9s %12s %8s  %s%n", "layer", "transform", "calib error", "seconds", "why");
+                for (LayerReport r : reports) {
+                    System.out.printf(Locale.ROOT, "%-34s %-9s %12.5f %8.2f  %s%n", r.name(), r.transform().label(), r.error(),
+                            r.seconds(), r.reason() + (r.candidates().isEmpty() ? "" : " " + r.candidates()));
+                }
+                System.out.printf(Locale.ROOT, "%s %s %s/%s on %d calibration tokens in %.1f s; saved %s (%.2f bits per quantized weight)%n",
+                        dir.getFileName(), f.name(), method, transform, (long) windows.length * windows[0].length, seconds, out, bits);
+                if (json) {
+                    report.addProperty("bits_per_weight", bits);
+                    System.out.println(report);
+                }
             }
         }
         return 0;
+    }
+
+    /** Checks --out and creates its staging directory beside it, so an unwritable or protected --out fails now. */
+    private OutputDirectory prepare(List<Path> inputs) throws IOException {
+        try {
+            return OutputDirectory.prepare(out, overwrite, QuantizedCheckpoint::whyNotReplaceable, inputs,
+                    note -> System.err.println("note: " + note));
+        } catch (IOException e) {
+            throw new IOException("--out " + WushCli.message(e), e);
+        }
     }
 
     private JsonObject report(QuantizationConfig config, List<LayerReport> reports, Path dir, long[][] windows, double seconds) {

@@ -2,6 +2,10 @@ package dev.wush.cli;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.util.Locale;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -23,7 +27,24 @@ public final class WushCli {
     public static int run(String... args) {
         CommandLine cli = new CommandLine(new WushCli());
         cli.setExecutionExceptionHandler(WushCli::report);
-        return cli.execute(args);
+        cli.setParameterExceptionHandler(WushCli::usage);
+        try {
+            return cli.execute(args);
+        } catch (OutOfMemoryError e) {
+            System.err.println("wush: error: out of memory; give Java more with WUSH_JAVA_OPTS=-Xmx<size>"
+                    + " or use smaller --batch/--window values");
+            return 1;
+        }
+    }
+
+    /** A usage error in one line: what is wrong, and where the help is. */
+    private static int usage(CommandLine.ParameterException e, String[] args) {
+        CommandLine cmd = e.getCommandLine();
+        String name = cmd.getCommandSpec().qualifiedName();
+        PrintWriter err = cmd.getErr();
+        err.println(name + ": error: " + firstLine(e.getMessage()) + " (see '" + name + " --help')");
+        err.flush();
+        return 2;
     }
 
     /** One clear line for errors a user can fix; the stack trace only with WUSH_DEBUG=1. */
@@ -33,7 +54,7 @@ public final class WushCli {
         while (shown.getMessage() == null && shown.getCause() != null) { // a bare wrapper: show its cause
             shown = shown.getCause();
         }
-        err.println("wush " + cmd.getCommandName() + ": error: " + message(shown));
+        err.println(cmd.getCommandSpec().qualifiedName() + ": error: " + message(shown));
         if ("1".equals(System.getenv("WUSH_DEBUG"))) {
             e.printStackTrace(err);
         }
@@ -42,14 +63,35 @@ public final class WushCli {
         return usage ? 2 : 1;
     }
 
-    private static String message(Throwable t) {
-        if (t instanceof java.nio.file.NoSuchFileException) {
-            return t.getMessage() + ": no such file";
+    /**
+     * The one-line message of an error: ours say what and where; the JDK's file errors are put in
+     * words; anything else is an internal error, said as such without its class name.
+     */
+    static String message(Throwable t) {
+        if (t instanceof NoSuchFileException f) {
+            return f.getReason() != null ? firstLine(t.getMessage()) : f.getFile() + ": no such file";
         }
-        if (t instanceof IOException || t instanceof IllegalArgumentException || t.getMessage() != null) {
-            return t.getMessage();
+        if (t instanceof AccessDeniedException f) {
+            return f.getFile() + ": permission denied";
         }
-        return t.toString();
+        if (t instanceof FileSystemException f && f.getReason() != null) {
+            return f.getFile() + (f.getOtherFile() == null ? "" : " → " + f.getOtherFile()) + ": "
+                    + f.getReason().toLowerCase(Locale.ROOT);
+        }
+        if (t instanceof IOException || t instanceof IllegalArgumentException || t instanceof ArithmeticException
+                || t instanceof ai.djl.repository.zoo.ModelNotFoundException || t instanceof ai.djl.MalformedModelException) {
+            return firstLine(t.getMessage());
+        }
+        return "internal error" + (t.getMessage() == null ? "" : " (" + firstLine(t.getMessage()) + ")")
+                + "; please report it, with the stack trace that WUSH_DEBUG=1 prints";
+    }
+
+    private static String firstLine(String message) {
+        if (message == null) {
+            return "unknown error";
+        }
+        int nl = message.indexOf('\n');
+        return (nl < 0 ? message : message.substring(0, nl)).strip();
     }
 
     /** Version from the jar manifest. */

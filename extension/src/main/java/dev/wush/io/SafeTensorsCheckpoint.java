@@ -6,8 +6,6 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -72,7 +70,8 @@ public final class SafeTensorsCheckpoint implements AutoCloseable {
         try {
             for (Map.Entry<String, String> e : weightMap.entrySet()) {
                 String shardName = e.getValue();
-                if (shardName.contains("..") || Path.of(shardName).isAbsolute()) {
+                if (shardName.isEmpty() || shardName.contains("..") || shardName.indexOf('\0') >= 0
+                        || Path.of(shardName).isAbsolute()) {
                     throw CheckpointException.of(index, e.getKey(), "shard path escapes the model directory: " + shardName);
                 }
                 SafeTensorsFile shard = opened.get(shardName);
@@ -94,20 +93,20 @@ public final class SafeTensorsCheckpoint implements AutoCloseable {
     }
 
     private static Map<String, String> readWeightMap(Path index) throws IOException {
-        try {
-            JsonElement root = JsonParser.parseString(Files.readString(index));
-            JsonObject map = root.getAsJsonObject().getAsJsonObject("weight_map");
-            if (map == null) {
-                throw CheckpointException.of(index, null, "no \"weight_map\" object");
-            }
-            Map<String, String> weightMap = new LinkedHashMap<>();
-            for (Map.Entry<String, JsonElement> e : map.entrySet()) {
-                weightMap.put(e.getKey(), e.getValue().getAsString());
-            }
-            return weightMap;
-        } catch (JsonParseException | IllegalStateException | ClassCastException e) {
-            throw CheckpointException.of(index, null, "bad index JSON: " + e.getMessage());
+        JsonObject root = JsonFiles.readObject(index);
+        JsonElement map = root.get("weight_map");
+        if (map == null || !map.isJsonObject()) {
+            throw CheckpointException.of(index, null, "\"weight_map\" is " + JsonFiles.kind(map) + ", not an object");
         }
+        Map<String, String> weightMap = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonElement> e : map.getAsJsonObject().entrySet()) {
+            JsonElement shard = e.getValue();
+            if (!shard.isJsonPrimitive() || !shard.getAsJsonPrimitive().isString()) {
+                throw CheckpointException.of(index, e.getKey(), "weight_map entry is " + JsonFiles.kind(shard) + ", not a file name");
+            }
+            weightMap.put(e.getKey(), shard.getAsString());
+        }
+        return weightMap;
     }
 
     /** The model directory. */

@@ -7,8 +7,6 @@ import ai.djl.ndarray.types.Shape;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -16,12 +14,15 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Collection;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -91,87 +92,140 @@ public final class SafeTensorsFile implements AutoCloseable {
         }
     }
 
-    private static Map<String, TensorInfo> parseHeader(
+    /**
+     * Parses and validates the header as the safetensors reference implementation does: a UTF-8 JSON
+     * object starting with '{', an optional string-to-string {@code __metadata__}, and per tensor a
+     * supported dtype, a shape of non-negative integers and two integer {@code data_offsets} whose
+     * byte count matches the shape. Sorted by offset, the tensors must tile the data section exactly:
+     * no overlap, no gap, nothing after the last one.
+     */
+    static Map<String, TensorInfo> parseHeader(
             Path path, byte[] header, long dataBytes, Map<String, String> metadata)
             throws CheckpointException {
-        JsonObject root;
+        String text;
         try {
-            JsonElement parsed =
-                    JsonParser.parseString(new String(header, StandardCharsets.UTF_8).trim());
-            if (!parsed.isJsonObject()) {
-                throw CheckpointException.of(path, null, "bad header: not a JSON object");
-            }
-            root = parsed.getAsJsonObject();
-        } catch (JsonParseException e) {
-            throw CheckpointException.of(path, null, "bad header: " + e.getMessage());
+            text = TextFiles.decode(header, path + ": bad header").stripTrailing();
+        } catch (IOException e) {
+            throw new CheckpointException(e.getMessage());
         }
+        if (!text.startsWith("{")) {
+            throw CheckpointException.of(path, null, "bad header: does not start with '{'");
+        }
+        JsonObject root = JsonFiles.object(JsonFiles.parse(text, path + ": bad header"), path + ": bad header");
         Map<String, TensorInfo> tensors = new LinkedHashMap<>();
         for (Map.Entry<String, JsonElement> e : root.entrySet()) {
             String name = e.getKey();
             if ("__metadata__".equals(name)) {
-                if (e.getValue().isJsonObject()) {
-                    for (var m : e.getValue().getAsJsonObject().entrySet()) {
-                        metadata.put(m.getKey(), m.getValue().getAsString());
-                    }
-                }
+                parseMetadata(path, e.getValue(), metadata);
                 continue;
             }
             tensors.put(name, parseEntry(path, name, e.getValue(), dataBytes));
         }
+        checkTiling(path, tensors.values(), dataBytes);
         return Collections.unmodifiableMap(tensors);
+    }
+
+    private static void parseMetadata(Path path, JsonElement value, Map<String, String> metadata)
+            throws CheckpointException {
+        if (!value.isJsonObject()) {
+            throw CheckpointException.of(path, null, "bad header: __metadata__ is " + JsonFiles.kind(value) + ", not an object");
+        }
+        for (Map.Entry<String, JsonElement> m : value.getAsJsonObject().entrySet()) {
+            JsonElement v = m.getValue();
+            if (!v.isJsonPrimitive() || !v.getAsJsonPrimitive().isString()) {
+                throw CheckpointException.of(path, null, "bad header: __metadata__." + m.getKey() + " is "
+                        + JsonFiles.kind(v) + ", not a string");
+            }
+            metadata.put(m.getKey(), v.getAsString());
+        }
     }
 
     private static TensorInfo parseEntry(Path path, String name, JsonElement value, long dataBytes)
             throws CheckpointException {
+        if (!value.isJsonObject()) {
+            throw CheckpointException.of(path, name, "bad header: entry is " + JsonFiles.kind(value) + ", not an object");
+        }
+        JsonObject o = value.getAsJsonObject();
+        JsonElement dtypeValue = o.get("dtype");
+        if (dtypeValue == null || !dtypeValue.isJsonPrimitive() || !dtypeValue.getAsJsonPrimitive().isString()) {
+            throw CheckpointException.of(path, name, "bad header: dtype is " + JsonFiles.kind(dtypeValue) + ", not a string");
+        }
+        String dtype = dtypeValue.getAsString();
+        TensorType type = TensorType.parse(dtype);
+        if (type == null) {
+            throw CheckpointException.of(path, name, "unsupported dtype " + dtype);
+        }
+        long[] shape = integers(path, name, "shape", o.get("shape"), -1);
+        long elements = 1;
+        for (long d : shape) {
+            elements = multiply(path, name, elements, d);
+        }
+        long[] offsets = integers(path, name, "data_offsets", o.get("data_offsets"), 2);
+        long begin = offsets[0];
+        long end = offsets[1];
+        if (end < begin) {
+            throw CheckpointException.of(path, name, "bad header: data_offsets [" + begin + ", " + end + "] end before they begin");
+        }
+        if (end - begin != multiply(path, name, elements, type.bytes())) {
+            throw CheckpointException.of(path, name, "bad header: " + (end - begin) + " bytes for shape "
+                    + new Shape(shape) + " of " + dtype);
+        }
+        if (end > dataBytes) {
+            throw CheckpointException.of(path, name, "truncated: tensor ends at data byte " + end
+                    + " but the file holds " + dataBytes + " data bytes");
+        }
+        return new TensorInfo(name, type, new Shape(shape), begin, end);
+    }
+
+    /** A JSON array of non-negative whole numbers ({@code length} of them, or any number when negative). */
+    private static long[] integers(Path path, String name, String field, JsonElement value, int length)
+            throws CheckpointException {
+        if (value == null || !value.isJsonArray() || (length >= 0 && value.getAsJsonArray().size() != length)) {
+            throw CheckpointException.of(path, name, "bad header: " + field + " must be an array of "
+                    + (length >= 0 ? length + " " : "") + "non-negative integers, found " + value);
+        }
+        JsonArray array = value.getAsJsonArray();
+        long[] out = new long[array.size()];
+        for (int i = 0; i < out.length; i++) {
+            Long v = JsonFiles.exactLong(array.get(i));
+            if (v == null || v < 0) {
+                throw CheckpointException.of(path, name, "bad header: " + field + " must be an array of "
+                        + "non-negative integers, found " + value);
+            }
+            out[i] = v;
+        }
+        return out;
+    }
+
+    private static long multiply(Path path, String name, long a, long b) throws CheckpointException {
         try {
-            JsonObject o = value.getAsJsonObject();
-            String dtype = o.get("dtype").getAsString();
-            TensorType type = TensorType.parse(dtype);
-            if (type == null) {
-                throw CheckpointException.of(path, name, "unsupported dtype " + dtype);
+            return Math.multiplyExact(a, b);
+        } catch (ArithmeticException e) {
+            throw CheckpointException.of(path, name, "bad header: shape too large");
+        }
+    }
+
+    /** Sorted by offset, the tensors must cover [0, dataBytes) exactly once. */
+    private static void checkTiling(Path path, Collection<TensorInfo> tensors, long dataBytes) throws CheckpointException {
+        List<TensorInfo> sorted = new ArrayList<>(tensors);
+        sorted.sort(Comparator.comparingLong(TensorInfo::begin).thenComparingLong(TensorInfo::end));
+        long covered = 0;
+        TensorInfo previous = null;
+        for (TensorInfo t : sorted) {
+            if (t.begin() < covered) {
+                throw CheckpointException.of(path, t.name(), "bad header: data_offsets [" + t.begin() + ", " + t.end()
+                        + "] overlap tensor '" + previous.name() + "' [" + previous.begin() + ", " + previous.end() + "]");
             }
-            JsonArray dims = o.getAsJsonArray("shape");
-            long[] shape = new long[dims.size()];
-            long elements = 1;
-            for (int i = 0; i < shape.length; i++) {
-                shape[i] = dims.get(i).getAsLong();
-                if (shape[i] < 0) {
-                    throw CheckpointException.of(path, name, "bad header: negative dimension");
-                }
-                elements = Math.multiplyExact(elements, shape[i]);
+            if (t.begin() > covered) {
+                throw CheckpointException.of(path, t.name(), "bad header: data_offsets [" + t.begin() + ", " + t.end()
+                        + "] leave a gap of " + (t.begin() - covered) + " bytes before this tensor");
             }
-            JsonArray offsets = o.getAsJsonArray("data_offsets");
-            long begin = offsets.get(0).getAsLong();
-            long end = offsets.get(1).getAsLong();
-            if (begin < 0 || end < begin) {
-                throw CheckpointException.of(
-                        path, name, "bad header: data_offsets [" + begin + ", " + end + "]");
-            }
-            if (end - begin != elements * type.bytes()) {
-                throw CheckpointException.of(
-                        path,
-                        name,
-                        "bad header: "
-                                + (end - begin)
-                                + " bytes for shape "
-                                + new Shape(shape)
-                                + " of "
-                                + dtype);
-            }
-            if (end > dataBytes) {
-                throw CheckpointException.of(
-                        path,
-                        name,
-                        "truncated: tensor ends at data byte "
-                                + end
-                                + " but the file holds "
-                                + dataBytes
-                                + " data bytes");
-            }
-            return new TensorInfo(name, type, new Shape(shape), begin, end);
-        } catch (IllegalStateException | NullPointerException | IndexOutOfBoundsException
-                | ClassCastException | ArithmeticException | UnsupportedOperationException e) {
-            throw CheckpointException.of(path, name, "bad header entry: " + value);
+            covered = t.end();
+            previous = t;
+        }
+        if (covered != dataBytes) {
+            throw CheckpointException.of(path, null, "bad header: the tensors cover " + covered + " data bytes but the file holds "
+                    + dataBytes + " (" + (dataBytes - covered) + " bytes after the last tensor)");
         }
     }
 

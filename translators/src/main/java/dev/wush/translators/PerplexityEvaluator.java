@@ -53,16 +53,17 @@ public final class PerplexityEvaluator {
         for (int from = 0; from < windows.length; from += batch) {
             long[][] chunk = Arrays.copyOfRange(windows, from, Math.min(windows.length, from + batch));
             WindowLosses losses = predictor.predict(new TokenWindows(chunk));
-            for (double v : losses.nll()) {
+            for (int w = 0; w < losses.nll().length; w++) {
+                double v = losses.nll()[w];
+                if (!Double.isFinite(v)) {
+                    throw new NonFiniteLossException(from + w, (long) (from + w) * window, v);
+                }
                 nll += v;
             }
             predicted += (long) chunk.length * losses.predictedPerWindow();
             progress.accept(from + chunk.length);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
-        if (Double.isNaN(nll)) {
-            throw new ArithmeticException("the model produced NaN log-likelihoods");
-        }
         return new Perplexity(Math.exp(nll / predicted), predicted, windows.length, seconds);
     }
 

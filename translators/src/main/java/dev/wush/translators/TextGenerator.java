@@ -62,7 +62,8 @@ public final class TextGenerator {
      */
     public long[] continueFrom(NDManager manager, NDList prefillOutput, int promptLength, LongConsumer onToken) {
         TokenSampler sampler = new TokenSampler(config);
-        long[] generated = new long[config.maxNewTokens()];
+        // never more than the context leaves, however large maxNewTokens is
+        long[] generated = new long[Math.max(1, Math.min(config.maxNewTokens(), contextLength - promptLength))];
         int count = 0;
         NDList out = prefillOutput;
         NDManager previous = null;
@@ -76,7 +77,7 @@ public final class TextGenerator {
                 }
                 generated[count++] = next;
                 onToken.accept(next);
-                if (count == config.maxNewTokens() || promptLength + count >= contextLength) {
+                if (count == generated.length || promptLength + count >= contextLength) {
                     break;
                 }
                 // each step's arrays live in their own manager; the one before is freed once the

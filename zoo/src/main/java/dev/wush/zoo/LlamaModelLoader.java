@@ -111,13 +111,16 @@ public final class LlamaModelLoader implements ModelLoader {
 
     private <I, O> ZooModel<I, O> load(Path dir, Criteria<I, O> criteria, DataType dtype)
             throws IOException, MalformedModelException {
+        Map<String, Object> arguments = criteria.getArguments() == null ? Map.of() : criteria.getArguments();
+        // checked before any weight is read: a bad argument or calibration file fails in milliseconds
+        QuantizeOnLoad.Settings quantization = arguments.containsKey("quantization")
+                ? QuantizeOnLoad.settings(dir, arguments) : null;
         Model model = Model.newInstance(getArtifactId(), Device.cpu(), "PyTorch");
         try {
             LlamaForCausalLM lm = LlamaLoader.load(dir, model.getNDManager(), dtype);
             model.setBlock(lm);
-            Map<String, Object> arguments = criteria.getArguments() == null ? Map.of() : criteria.getArguments();
-            if (arguments.containsKey("quantization")) {
-                QuantizeOnLoad.apply(lm, model.getNDManager(), dir, arguments);
+            if (quantization != null) {
+                QuantizeOnLoad.apply(lm, model.getNDManager(), dir, quantization);
             }
             model.setDataType(dtype);
             model.setProperty(MODEL_DIR, dir.toAbsolutePath().toString());
@@ -125,8 +128,7 @@ public final class LlamaModelLoader implements ModelLoader {
             if (factory == null || !factory.isSupported(criteria.getInputClass(), criteria.getOutputClass())) {
                 factory = new LlamaTranslatorFactory();
             }
-            Map<String, ?> args = criteria.getArguments() == null ? Map.of() : criteria.getArguments();
-            Translator<I, O> translator = factory.newInstance(criteria.getInputClass(), criteria.getOutputClass(), model, args);
+            Translator<I, O> translator = factory.newInstance(criteria.getInputClass(), criteria.getOutputClass(), model, arguments);
             return new ZooModel<>(model, translator);
         } catch (CheckpointException e) {
             model.close();

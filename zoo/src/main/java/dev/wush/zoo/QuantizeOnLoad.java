@@ -1,9 +1,8 @@
 package dev.wush.zoo;
 
 import ai.djl.ndarray.NDManager;
-import ai.djl.translate.ArgumentsUtil;
+import dev.wush.io.TextFiles;
 import dev.wush.quant.format.Formats;
-import dev.wush.translators.TextFiles;
 import dev.wush.translators.TextTokenizer;
 import dev.wush.translators.TokenWindows;
 import dev.wush.zoo.llama.LlamaConfig;
@@ -21,13 +20,18 @@ import java.util.Map;
  * {@code Criteria.optArgument("quantization", "wush:mxfp4")}: quantize while loading. Further
  * arguments: {@code calibration} (a text file, required), {@code method} (rtn | gptq, default gptq),
  * {@code transform} (default wush; also adaptive:…), {@code window} (256), {@code calibWindows} (128),
- * {@code activations} (quantized | full).
+ * {@code activations} (quantized | full), {@code seed} (0). Every argument and the calibration file are
+ * checked by {@link #settings} before any weight is loaded.
  */
 final class QuantizeOnLoad {
 
+    /** What to do, validated; {@code text} is the calibration text, already read. */
+    record Settings(QuantizationConfig config, int window, int calibWindows, Path calibration, String text) {}
+
     private QuantizeOnLoad() {}
 
-    static void apply(LlamaForCausalLM lm, NDManager manager, Path dir, Map<String, Object> args) throws IOException {
+    /** Validates the arguments against the model directory (config.json) and reads the calibration text. */
+    static Settings settings(Path dir, Map<String, Object> args) throws IOException {
         String spec = args.get("quantization").toString();
         if (!spec.startsWith(QuantizedCheckpoint.QUANT_METHOD + ":")) {
             throw new IllegalArgumentException("quantization '" + spec + "': expected wush:<format>, e.g. wush:mxfp4");
@@ -39,21 +43,55 @@ final class QuantizeOnLoad {
         if (calibration == null) {
             throw new IllegalArgumentException("quantization " + spec + " needs optArgument(\"calibration\", <text file>)");
         }
+        String activations = args.getOrDefault("activations", "quantized").toString();
+        if (!activations.equals("quantized") && !activations.equals("full")) {
+            throw new IllegalArgumentException("activations '" + activations + "': use quantized (W4A4) or full (W4A16)");
+        }
         QuantizationConfig config = new QuantizationConfig(
                 Formats.parse(spec.substring(spec.indexOf(':') + 1)),
                 QuantMethod.parse(args.getOrDefault("method", "gptq").toString()),
                 TransformChoice.parse(args.getOrDefault("transform", "wush").toString()),
-                !"full".equals(args.getOrDefault("activations", "quantized").toString()),
-                path -> true, ArgumentsUtil.longValue(args, "seed", 0L), 4096);
-        int window = ArgumentsUtil.intValue(args, "window", 256);
-        int count = ArgumentsUtil.intValue(args, "calibWindows", 128);
+                activations.equals("quantized"), path -> true, integer(args, "seed", 0), 4096);
+        int window = (int) integer(args, "window", 256);
+        int count = (int) integer(args, "calibWindows", 128);
+        if (window < 2) {
+            throw new IllegalArgumentException("window must be at least 2, got " + window);
+        }
+        if (count < 1) {
+            throw new IllegalArgumentException("calibWindows must be at least 1, got " + count);
+        }
+        LlamaConfig c = LlamaConfig.load(dir);
+        if (window > c.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("window " + window + " is longer than the model's context (max_position_embeddings "
+                    + c.maxPositionEmbeddings() + " in " + dir.resolve("config.json") + ")");
+        }
         Path file = Path.of(calibration.toString());
+        return new Settings(config, window, count, file, TextFiles.read(file, "calibration"));
+    }
+
+    private static long integer(Map<String, Object> args, String key, long fallback) {
+        Object v = args.get(key);
+        if (v == null) {
+            return fallback;
+        }
+        if (v instanceof Number n && n.doubleValue() == n.longValue()) {
+            return n.longValue();
+        }
+        try {
+            return Long.parseLong(v.toString().trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(key + " '" + v + "': expected an integer");
+        }
+    }
+
+    /** Calibrates on the settings' text and quantizes {@code lm} in place. */
+    static void apply(LlamaForCausalLM lm, NDManager manager, Path dir, Settings s) throws IOException {
         LlamaConfig c = lm.config();
         long[] tokens;
         try (TextTokenizer tokenizer = TextTokenizer.load(dir, c.bosTokenId(), c.eosTokenIds().stream().map(Integer::longValue).toList())) {
-            tokens = tokenizer.encodeWithBos(TextFiles.read(file, "calibration"));
+            tokens = tokenizer.encodeWithBos(s.text());
         }
-        long[][] windows = TokenWindows.leading(tokens, window, count, "calibration text " + file);
-        new LlamaQuantizer(config, 4).quantize(lm, manager, windows, (b, n, r) -> {});
+        long[][] windows = TokenWindows.leading(tokens, s.window(), s.calibWindows(), "calibration text " + s.calibration());
+        new LlamaQuantizer(s.config(), 4).quantize(lm, manager, windows, (b, n, r) -> {});
     }
 }

@@ -1,25 +1,15 @@
 package dev.wush.zoo.hub;
 
-import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 
-/** Draws one progress bar per downloaded file on standard error. */
+/** Draws one progress bar per downloaded file on standard error ({@link ProgressBars}: plain lines when redirected). */
 public final class ConsoleDownloadProgress implements DownloadListener {
 
     private ProgressBar bar;
 
     @Override
     public void fileStarted(String file, long totalBytes, long alreadyHave) {
-        bar = new ProgressBarBuilder()
-                .setTaskName(alreadyHave > 0 ? file + " (resumed)" : file)
-                .setInitialMax(totalBytes)
-                .setUnit(" MB", 1 << 20)
-                .showSpeed()
-                .setStyle(ProgressBarStyle.ASCII)
-                .setConsumer(new ConsoleProgressBarConsumer(System.err))
-                .build();
+        bar = ProgressBars.start(alreadyHave > 0 ? file + " (resumed)" : file, totalBytes, "MB", 1 << 20, true);
         bar.stepTo(alreadyHave);
     }
 

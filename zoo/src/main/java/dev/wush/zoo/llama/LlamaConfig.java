@@ -3,8 +3,8 @@ package dev.wush.zoo.llama;
 import ai.djl.ndarray.types.DataType;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
+import dev.wush.io.CheckpointException;
+import dev.wush.io.JsonFiles;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -51,20 +51,13 @@ public record LlamaConfig(
     /** Reads {@code config.json} of a model directory. */
     public static LlamaConfig load(Path modelDir) throws IOException {
         Path file = modelDir.resolve("config.json");
-        String text;
-        try {
-            text = Files.readString(file);
-        } catch (NoSuchFileException e) {
-            throw new IOException(file + ": no such file (a Hugging Face model directory needs config.json)");
+        if (!Files.exists(file)) {
+            throw new NoSuchFileException(file.toString(), null, "no such file (a Hugging Face model directory needs config.json)");
         }
         try {
-            JsonElement root = JsonParser.parseString(text);
-            if (!root.isJsonObject()) {
-                throw new IOException(file + ": not a JSON object");
-            }
-            return parse(root.getAsJsonObject(), file.toString());
-        } catch (JsonParseException e) {
-            throw new IOException(file + ": invalid JSON: " + e.getMessage(), e);
+            return parse(JsonFiles.readObject(file), file.toString());
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException(e.getMessage(), e);
         }
     }
 
@@ -100,6 +93,28 @@ public record LlamaConfig(
         if (headDim <= 0 || headDim % 2 != 0) {
             throw f.error("head_dim", headDim + " must be a positive even number (rotary embedding)");
         }
+        int context = f.optionalInt("max_position_embeddings", 2048);
+        if (context <= 0) {
+            throw f.error("max_position_embeddings", "must be positive, got " + context);
+        }
+        double eps = f.optionalDouble("rms_norm_eps", 1e-6);
+        if (!(eps > 0) || !Double.isFinite(eps)) {
+            throw f.error("rms_norm_eps", "must be a positive finite number, got " + eps);
+        }
+        double theta = f.optionalDouble("rope_theta", 10000.0);
+        if (!(theta > 0) || !Double.isFinite(theta)) {
+            throw f.error("rope_theta", "must be a positive finite number, got " + theta);
+        }
+        int bos = f.optionalInt("bos_token_id", 1);
+        if (bos < 0 || bos >= vocab) {
+            throw f.error("bos_token_id", bos + " is not a token id of the " + vocab + "-token vocabulary");
+        }
+        List<Integer> eos = eosIds(f);
+        for (int id : eos) {
+            if (id < 0 || id >= vocab) {
+                throw f.error("eos_token_id", id + " is not a token id of the " + vocab + "-token vocabulary");
+            }
+        }
         return new LlamaConfig(
                 hidden,
                 intermediate,
@@ -107,17 +122,17 @@ public record LlamaConfig(
                 heads,
                 kvHeads,
                 headDim,
-                f.optionalDouble("rms_norm_eps", 1e-6),
-                f.optionalDouble("rope_theta", 10000.0),
+                eps,
+                theta,
                 ropeScaling(f),
                 f.optionalBoolean("tie_word_embeddings", false),
                 f.optionalBoolean("attention_bias", false),
                 f.optionalBoolean("mlp_bias", false),
                 vocab,
-                f.optionalInt("max_position_embeddings", 2048),
+                context,
                 dtype(f),
-                f.optionalInt("bos_token_id", 1),
-                eosIds(f));
+                bos,
+                eos);
     }
 
     private static Llama3RopeScaling ropeScaling(Fields f) {
@@ -133,11 +148,20 @@ public record LlamaConfig(
         if (!"llama3".equals(type)) {
             throw f.error("rope_scaling", "unsupported rope_type \"" + type + "\" (supported: default, llama3)");
         }
-        return new Llama3RopeScaling(
-                r.requiredDouble("factor"),
-                r.requiredDouble("low_freq_factor"),
-                r.requiredDouble("high_freq_factor"),
-                r.requiredInt("original_max_position_embeddings"));
+        double factor = r.requiredDouble("factor");
+        double low = r.requiredDouble("low_freq_factor");
+        double high = r.requiredDouble("high_freq_factor");
+        int original = r.requiredInt("original_max_position_embeddings");
+        if (!(factor >= 1) || !Double.isFinite(factor)) {
+            throw r.error("factor", "must be a finite number ≥ 1, got " + factor);
+        }
+        if (!(low > 0) || !(high > low) || !Double.isFinite(high)) {
+            throw r.error("high_freq_factor", "must be finite and above low_freq_factor > 0, got low " + low + ", high " + high);
+        }
+        if (original <= 0) {
+            throw r.error("original_max_position_embeddings", "must be positive, got " + original);
+        }
+        return new Llama3RopeScaling(factor, low, high, original);
     }
 
     private static DataType dtype(Fields f) {
@@ -156,7 +180,14 @@ public record LlamaConfig(
             ids.add(2);
         } else if (f.json.get("eos_token_id").isJsonArray()) {
             for (JsonElement e : f.json.getAsJsonArray("eos_token_id")) {
-                ids.add(e.getAsInt());
+                Long id = JsonFiles.exactLong(e);
+                if (id == null || id < Integer.MIN_VALUE || id > Integer.MAX_VALUE) {
+                    throw f.error("eos_token_id", "expected integers, got " + e);
+                }
+                ids.add(id.intValue());
+            }
+            if (ids.isEmpty()) {
+                throw f.error("eos_token_id", "an empty list");
             }
         } else {
             ids.add(f.requiredInt("eos_token_id"));
@@ -198,11 +229,11 @@ public record LlamaConfig(
             if (!has(name)) {
                 return fallback;
             }
-            try {
-                return json.get(name).getAsString();
-            } catch (RuntimeException e) {
-                throw error(name, "expected a string, got " + json.get(name));
+            JsonElement v = json.get(name);
+            if (!v.isJsonPrimitive() || !v.getAsJsonPrimitive().isString()) {
+                throw error(name, "expected a string, got " + v);
             }
+            return v.getAsString();
         }
 
         int requiredInt(String name) {
@@ -217,15 +248,11 @@ public record LlamaConfig(
                 return fallback;
             }
             JsonElement e = json.get(name);
-            try {
-                double v = e.getAsDouble();
-                if (v != Math.rint(v) || Math.abs(v) > Integer.MAX_VALUE) {
-                    throw error(name, "expected an integer, got " + e);
-                }
-                return (int) v;
-            } catch (NumberFormatException | UnsupportedOperationException | IllegalStateException ex) {
+            Long v = JsonFiles.exactLong(e);
+            if (v == null || v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {
                 throw error(name, "expected an integer, got " + e);
             }
+            return v.intValue();
         }
 
         double requiredDouble(String name) {
@@ -239,11 +266,11 @@ public record LlamaConfig(
             if (!has(name)) {
                 return fallback;
             }
-            try {
-                return json.get(name).getAsDouble();
-            } catch (NumberFormatException | UnsupportedOperationException | IllegalStateException ex) {
+            Double v = JsonFiles.number(json.get(name));
+            if (v == null) {
                 throw error(name, "expected a number, got " + json.get(name));
             }
+            return v;
         }
 
         boolean optionalBoolean(String name, boolean fallback) {

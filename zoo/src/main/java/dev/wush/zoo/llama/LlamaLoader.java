@@ -63,13 +63,31 @@ public final class LlamaLoader {
                             checkpoint.directory() + ": tensor 'lm_head.weight': missing tensor"
                                     + " (config.json has tie_word_embeddings=false)");
                 }
-                array = checkpoint.load(manager, name, e.getValue(), dtype);
+                array = finite(checkpoint.load(manager, name, e.getValue(), dtype), checkpoint.file(name).path(), name);
             }
             if (name.equals("model.embed_tokens.weight")) {
                 embedding = array;
             }
             parameter(lm, name).setArray(array);
         }
+    }
+
+    /**
+     * {@code array}, after checking that every value is finite; otherwise it is closed and the error names
+     * the file and tensor (a NaN weight would only surface later as NaN log-likelihoods).
+     */
+    public static NDArray finite(NDArray array, Path file, String tensor) throws CheckpointException {
+        boolean bad;
+        try (NDArray nan = array.isNaN(); NDArray anyNan = nan.any(); NDArray inf = array.isInfinite(); NDArray anyInf = inf.any()) {
+            bad = anyNan.getBoolean() || anyInf.getBoolean();
+        }
+        if (bad) {
+            DataType type = array.getDataType();
+            array.close();
+            throw new CheckpointException(file + ": tensor '" + tensor + "': holds NaN or infinite values"
+                    + (type == DataType.FLOAT16 ? " as float16 (values beyond ±65504 overflow it; load as float32)" : ""));
+        }
+        return array;
     }
 
     /** The parameter of {@code root} behind a Hugging Face tensor name, e.g. {@code model.norm.weight}. */

@@ -8,8 +8,11 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
 import dev.wush.io.CheckpointException;
+import dev.wush.io.JsonFiles;
+import dev.wush.io.OutputDirectory;
 import dev.wush.io.SafeTensorsCheckpoint;
 import dev.wush.io.SafeTensorsFile;
 import dev.wush.io.SafeTensorsWriter;
@@ -29,18 +32,20 @@ import dev.wush.quant.transform.TransformKind;
 import dev.wush.quant.transform.Transforms;
 import dev.wush.zoo.llama.LlamaConfig;
 import dev.wush.zoo.llama.LlamaForCausalLM;
+import dev.wush.zoo.llama.LlamaLoader;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Comparator;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.ejml.data.DMatrixRMaj;
 import org.ejml.dense.row.CommonOps_DDRM;
@@ -64,6 +69,9 @@ import org.ejml.dense.row.CommonOps_DDRM;
 public final class QuantizedCheckpoint {
 
     public static final String QUANT_METHOD = "wush";
+    static final String LIBRARY = "wush-djl";
+    static final String REPORT_FILE = "report.json";
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(QuantizedCheckpoint.class);
     static final List<String> TOKENIZER_FILES = List.of(
             "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json");
 
@@ -74,17 +82,66 @@ public final class QuantizedCheckpoint {
         return quantizationConfig(dir) != null;
     }
 
+    /**
+     * The {@code quantization_config} of a WUSH checkpoint's config.json; null when the config has none
+     * (a full-precision model). Another library's quantization is an error naming it.
+     */
     static JsonObject quantizationConfig(Path dir) throws IOException {
         Path file = dir.resolve("config.json");
         if (!Files.isRegularFile(file)) {
             return null;
         }
-        JsonObject root = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
-        if (!root.has("quantization_config")) {
+        JsonObject root = JsonFiles.readObject(file);
+        JsonElement q = root.get("quantization_config");
+        if (q == null || q.isJsonNull()) {
             return null;
         }
-        JsonObject q = root.getAsJsonObject("quantization_config");
-        return q.has("quant_method") && QUANT_METHOD.equals(q.get("quant_method").getAsString()) ? q : null;
+        if (!q.isJsonObject()) {
+            throw new CheckpointException(file + ": field \"quantization_config\" is " + JsonFiles.kind(q) + ", not an object");
+        }
+        JsonElement method = q.getAsJsonObject().get("quant_method");
+        if (method == null || !method.isJsonPrimitive() || !QUANT_METHOD.equals(method.getAsString())) {
+            throw new CheckpointException(file + ": field \"quantization_config.quant_method\" is " + method
+                    + "; only WUSH-quantized checkpoints (\"" + QUANT_METHOD + "\") or full-precision ones load here");
+        }
+        return q.getAsJsonObject();
+    }
+
+    /**
+     * Null when {@code dir} is a previous output of {@link #save} that may be replaced: a WUSH
+     * config.json written by this library and nothing but the files {@code save} writes. Otherwise why not.
+     */
+    public static String whyNotReplaceable(Path dir) throws IOException {
+        JsonObject q;
+        try {
+            q = quantizationConfig(dir);
+        } catch (IOException e) {
+            q = null;
+        }
+        if (q == null || !q.has("library") || !LIBRARY.equals(q.get("library").getAsString())) {
+            return "it has no config.json of a WUSH-quantized model written by " + LIBRARY;
+        }
+        Set<String> own = new HashSet<>(List.of("config.json", SafeTensorsCheckpoint.SINGLE_FILE, REPORT_FILE));
+        own.addAll(TOKENIZER_FILES);
+        if (q.has("files") && q.get("files").isJsonArray()) { // the manifest of what save wrote
+            own.clear();
+            q.getAsJsonArray("files").forEach(f -> own.add(f.getAsString()));
+        }
+        List<String> foreign = new ArrayList<>();
+        try (Stream<Path> list = Files.list(dir)) {
+            for (Path p : list.sorted().toList()) {
+                String name = p.getFileName().toString();
+                if (!Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS) || !own.contains(name)) {
+                    foreign.add(name + (Files.isDirectory(p) ? "/" : ""));
+                }
+            }
+        }
+        if (!foreign.isEmpty()) {
+            return "it holds " + (foreign.size() <= 3 ? String.join(", ", foreign)
+                    : String.join(", ", foreign.subList(0, 3)) + " and " + (foreign.size() - 3) + " more")
+                    + ", which this tool did not write";
+        }
+        return null;
     }
 
     /**
@@ -96,77 +153,87 @@ public final class QuantizedCheckpoint {
      */
     public static void save(LlamaForCausalLM lm, Path source, Path out, QuantizationConfig config,
             List<LayerReport> reports, String version, boolean overwrite, Map<String, String> extraFiles) throws IOException {
-        if (Files.exists(out) && !overwrite) {
-            throw new FileAlreadyExistsException(out + " exists (use --overwrite to replace it)");
+        try (OutputDirectory target = OutputDirectory.prepare(out, overwrite, QuantizedCheckpoint::whyNotReplaceable,
+                List.of(source), note -> LOG.warn(note))) {
+            write(lm, source, target.staging(), config, reports, version, extraFiles);
+            target.commit();
         }
-        Path parent = out.toAbsolutePath().getParent();
-        Files.createDirectories(parent);
-        Path tmp = Files.createTempDirectory(parent, "." + out.getFileName() + ".partial-");
-        try {
-            SafeTensorsWriter tensors = new SafeTensorsWriter();
-            JsonObject layers = new JsonObject();
-            Map<String, LayerReport> byName = new LinkedHashMap<>();
-            reports.forEach(r -> byName.put(r.name(), r));
-            for (Map.Entry<String, Block> e : BlockPaths.all(lm).entrySet()) {
-                if (e.getValue() instanceof WushLinear wl) {
-                    String path = e.getKey();
-                    putLayer(tensors, path, wl);
-                    JsonObject l = new JsonObject();
-                    PackedLayer q = wl.packed();
-                    l.addProperty("transform", q.transformKind().label());
-                    l.addProperty("in", q.in());
-                    l.addProperty("padded_in", q.paddedIn());
-                    l.addProperty("out", q.out());
-                    LayerReport r = byName.get(path);
-                    if (r != null) {
-                        l.addProperty("reason", r.reason());
-                        l.addProperty("calibration_error", r.error());
-                    }
-                    layers.add(path, l);
-                }
-            }
-            for (String name : lm.parameterShapes().keySet()) {
-                String owner = name.substring(0, name.lastIndexOf('.'));
-                if (layers.has(owner) || (owner.equals("lm_head") && lm.config().tieWordEmbeddings())) {
-                    continue; // quantized above; a tied head is the embedding, saved once
-                }
-                Parameter p = BlockPaths.find(lm, owner).getParameters().get(name.substring(name.lastIndexOf('.') + 1));
-                tensors.put(name, p.getArray().toType(DataType.FLOAT32, false));
-            }
-            tensors.metadata("format", "pt").metadata("quant_method", QUANT_METHOD);
-            tensors.write(tmp.resolve(SafeTensorsCheckpoint.SINGLE_FILE));
+    }
 
-            JsonObject root = JsonParser.parseString(Files.readString(source.resolve("config.json"))).getAsJsonObject();
-            JsonObject q = new JsonObject();
-            q.addProperty("quant_method", QUANT_METHOD);
-            q.addProperty("format", Formats.label(config.format()));
-            q.addProperty("method", config.method().name().toLowerCase(java.util.Locale.ROOT));
-            q.addProperty("group_size", config.format().groupSize());
-            q.addProperty("activations", config.quantizeActivations() ? "quantized" : "full");
-            q.addProperty("transform", describe(config.transform()));
-            q.addProperty("seed", config.seed());
-            q.add("layers", layers);
-            q.addProperty("library", "wush-djl");
-            q.addProperty("library_version", version);
-            root.add("quantization_config", q);
-            Files.writeString(tmp.resolve("config.json"), new GsonBuilder().setPrettyPrinting().create().toJson(root));
-            for (String name : TOKENIZER_FILES) {
-                if (Files.isRegularFile(source.resolve(name))) {
-                    Files.copy(source.resolve(name), tmp.resolve(name));
+    /**
+     * Writes {@code lm} (quantized in place) into the empty directory {@code dir}: the staging directory
+     * of an {@link OutputDirectory}, which callers that check their output before long work prepare
+     * themselves.
+     */
+    public static void write(LlamaForCausalLM lm, Path source, Path dir, QuantizationConfig config,
+            List<LayerReport> reports, String version, Map<String, String> extraFiles) throws IOException {
+        SafeTensorsWriter tensors = new SafeTensorsWriter();
+        JsonObject layers = new JsonObject();
+        Map<String, LayerReport> byName = new LinkedHashMap<>();
+        reports.forEach(r -> byName.put(r.name(), r));
+        for (Map.Entry<String, Block> e : BlockPaths.all(lm).entrySet()) {
+            if (e.getValue() instanceof WushLinear wl) {
+                String path = e.getKey();
+                putLayer(tensors, path, wl);
+                JsonObject l = new JsonObject();
+                PackedLayer q = wl.packed();
+                l.addProperty("transform", q.transformKind().label());
+                l.addProperty("in", q.in());
+                l.addProperty("padded_in", q.paddedIn());
+                l.addProperty("out", q.out());
+                LayerReport r = byName.get(path);
+                if (r != null) {
+                    l.addProperty("reason", r.reason());
+                    l.addProperty("calibration_error", r.error());
                 }
-            }
-            for (Map.Entry<String, String> extra : extraFiles.entrySet()) {
-                Files.writeString(tmp.resolve(extra.getKey()), extra.getValue());
-            }
-            if (Files.exists(out)) {
-                deleteTree(out);
-            }
-            Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            if (Files.exists(tmp)) {
-                deleteTree(tmp);
+                layers.add(path, l);
             }
         }
+        for (String name : lm.parameterShapes().keySet()) {
+            String owner = name.substring(0, name.lastIndexOf('.'));
+            if (layers.has(owner) || (owner.equals("lm_head") && lm.config().tieWordEmbeddings())) {
+                continue; // quantized above; a tied head is the embedding, saved once
+            }
+            Parameter p = BlockPaths.find(lm, owner).getParameters().get(name.substring(name.lastIndexOf('.') + 1));
+            tensors.put(name, p.getArray().toType(DataType.FLOAT32, false));
+        }
+        tensors.metadata("format", "pt").metadata("quant_method", QUANT_METHOD);
+        tensors.write(dir.resolve(SafeTensorsCheckpoint.SINGLE_FILE));
+        List<String> files = new ArrayList<>(List.of("config.json", SafeTensorsCheckpoint.SINGLE_FILE));
+        for (String name : TOKENIZER_FILES) {
+            if (Files.isRegularFile(source.resolve(name))) {
+                try (InputStream in = Files.newInputStream(source.resolve(name))) {
+                    Files.copy(in, dir.resolve(name)); // a new file of the user's, not the source's mode bits
+                }
+                files.add(name);
+            }
+        }
+        for (Map.Entry<String, String> extra : extraFiles.entrySet()) {
+            String name = extra.getKey();
+            if (name.contains("/") || name.contains("\\") || name.startsWith(".") || files.contains(name)) {
+                throw new IllegalArgumentException("extra file name '" + name + "' must be a plain new file name");
+            }
+            Files.writeString(dir.resolve(name), extra.getValue());
+            files.add(name);
+        }
+
+        JsonObject root = JsonFiles.readObject(source.resolve("config.json"));
+        JsonObject q = new JsonObject();
+        q.addProperty("quant_method", QUANT_METHOD);
+        q.addProperty("format", Formats.label(config.format()));
+        q.addProperty("method", config.method().name().toLowerCase(java.util.Locale.ROOT));
+        q.addProperty("group_size", config.format().groupSize());
+        q.addProperty("activations", config.quantizeActivations() ? "quantized" : "full");
+        q.addProperty("transform", describe(config.transform()));
+        q.addProperty("seed", config.seed());
+        q.add("layers", layers);
+        q.addProperty("library", LIBRARY);
+        q.addProperty("library_version", version);
+        JsonArray written = new JsonArray();
+        files.forEach(written::add);
+        q.add("files", written); // what a later run may replace (see whyNotReplaceable)
+        root.add("quantization_config", q);
+        Files.writeString(dir.resolve("config.json"), new GsonBuilder().setPrettyPrinting().create().toJson(root));
     }
 
     static String describe(TransformChoice choice) {
@@ -212,30 +279,109 @@ public final class QuantizedCheckpoint {
         }
     }
 
+    /** One quantized linear as config.json describes it. */
+    private record LayerEntry(TransformKind transform, int in, int out) {}
+
+    /** The validated {@code quantization_config}. */
+    private record Header(QuantFormat format, boolean activations, long seed, Map<String, LayerEntry> layers) {}
+
+    /**
+     * Reads {@code quantization_config} strictly: every field this loader uses must be present, of its
+     * type and value set, and every layer must name a linear of {@code lm} with the same shape. Errors
+     * name config.json and the field.
+     */
+    private static Header header(Path dir, LlamaForCausalLM lm) throws IOException {
+        JsonObject q = quantizationConfig(dir);
+        Path file = dir.resolve("config.json");
+        if (q == null) {
+            throw new CheckpointException(file + ": no WUSH quantization_config");
+        }
+        QuantFormat format;
+        try {
+            format = Formats.parse(string(file, q, "format"));
+        } catch (IllegalArgumentException e) {
+            throw field(file, "format", e.getMessage());
+        }
+        if (integer(file, q, "group_size") != format.groupSize()) {
+            throw field(file, "group_size", q.get("group_size") + " does not match format " + format.name()
+                    + " (groups of " + format.groupSize() + ")");
+        }
+        String activations = string(file, q, "activations");
+        if (!activations.equals("quantized") && !activations.equals("full")) {
+            throw field(file, "activations", "\"" + activations + "\" is neither \"quantized\" (W4A4) nor \"full\" (W4A16)");
+        }
+        long seed = q.has("seed") ? integer(file, q, "seed") : 0;
+        JsonElement layersValue = q.get("layers");
+        if (layersValue == null || !layersValue.isJsonObject()) {
+            throw field(file, "layers", "is " + JsonFiles.kind(layersValue) + "; expected an object of quantized layers");
+        }
+        Map<String, Shape> shapes = lm.parameterShapes();
+        Map<String, LayerEntry> layers = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonElement> e : layersValue.getAsJsonObject().entrySet()) {
+            String path = e.getKey();
+            String where = "layers." + path;
+            if (!e.getValue().isJsonObject()) {
+                throw field(file, where, "is " + JsonFiles.kind(e.getValue()) + ", not an object");
+            }
+            JsonObject l = e.getValue().getAsJsonObject();
+            Shape weight = shapes.get(path + ".weight");
+            if (weight == null || weight.dimension() != 2 || BlockPaths.linears(lm).get(path) == null) {
+                throw field(file, where, "no linear layer of that name in a Llama model with this config");
+            }
+            TransformKind kind;
+            try {
+                kind = TransformKind.parse(string(file, l, "transform", where));
+            } catch (IllegalArgumentException ex) {
+                throw field(file, where + ".transform", ex.getMessage());
+            }
+            long in = integer(file, l, "in", where);
+            long out = integer(file, l, "out", where);
+            if (in != weight.get(1) || out != weight.get(0)) {
+                throw field(file, where, "in " + in + ", out " + out + " but the model's layer is (out, in) = " + weight);
+            }
+            layers.put(path, new LayerEntry(kind, (int) in, (int) out));
+        }
+        return new Header(format, activations.equals("quantized"), seed, layers);
+    }
+
+    private static CheckpointException field(Path file, String field, String problem) {
+        return new CheckpointException(file + ": field \"quantization_config." + field + "\": " + problem);
+    }
+
+    private static String string(Path file, JsonObject o, String name) throws CheckpointException {
+        return string(file, o, name, null);
+    }
+
+    private static String string(Path file, JsonObject o, String name, String prefix) throws CheckpointException {
+        JsonElement v = o.get(name);
+        String where = prefix == null ? name : prefix + "." + name;
+        if (v == null || !v.isJsonPrimitive() || !v.getAsJsonPrimitive().isString()) {
+            throw field(file, where, v == null ? "missing" : "is " + JsonFiles.kind(v) + ", not a string");
+        }
+        return v.getAsString();
+    }
+
+    private static long integer(Path file, JsonObject o, String name) throws CheckpointException {
+        return integer(file, o, name, null);
+    }
+
+    private static long integer(Path file, JsonObject o, String name, String prefix) throws CheckpointException {
+        JsonElement v = o.get(name);
+        String where = prefix == null ? name : prefix + "." + name;
+        Long value = JsonFiles.exactLong(v);
+        if (value == null) {
+            throw field(file, where, v == null ? "missing" : v + " is not an integer");
+        }
+        return value;
+    }
+
     /**
      * Builds the model of a quantized checkpoint: unquantized tensors are loaded as usual, every
      * quantized linear becomes a {@link WushLinear}.
      */
     public static LlamaForCausalLM load(Path dir, NDManager manager, DataType dtype) throws IOException {
-        JsonObject q = quantizationConfig(dir);
-        if (q == null) {
-            throw new CheckpointException(dir + ": config.json has no WUSH quantization_config");
-        }
-        Path configFile = dir.resolve("config.json");
-        QuantFormat format;
-        try {
-            format = Formats.parse(q.get("format").getAsString());
-        } catch (RuntimeException e) {
-            throw new CheckpointException(configFile + ": quantization_config.format: " + e.getMessage());
-        }
-        if (!q.has("group_size") || q.get("group_size").getAsInt() != format.groupSize()) {
-            throw new CheckpointException(configFile + ": quantization_config.group_size does not match format "
-                    + format.name() + " (group " + format.groupSize() + ")");
-        }
-        boolean activations = !"full".equals(q.has("activations") ? q.get("activations").getAsString() : "quantized");
-        long seed = q.has("seed") ? q.get("seed").getAsLong() : 0;
-        JsonObject layers = q.getAsJsonObject("layers");
         LlamaForCausalLM lm = new LlamaForCausalLM(LlamaConfig.load(dir));
+        Header header = header(dir, lm);
         Path file = dir.resolve(SafeTensorsCheckpoint.SINGLE_FILE);
         try (SafeTensorsFile tensors = SafeTensorsFile.open(file)) {
             Map<String, Shape> shapes = lm.parameterShapes();
@@ -243,24 +389,25 @@ public final class QuantizedCheckpoint {
             for (Map.Entry<String, Shape> e : shapes.entrySet()) {
                 String name = e.getKey();
                 String owner = name.substring(0, name.lastIndexOf('.'));
-                if (layers.has(owner)) {
+                if (header.layers().containsKey(owner)) {
                     continue; // a quantized linear, read below
                 }
                 NDArray array = name.equals("lm_head.weight") && lm.config().tieWordEmbeddings()
                         ? embedding
-                        : tensors.load(manager, name, e.getValue(), dtype);
+                        : LlamaLoader.finite(tensors.load(manager, name, e.getValue(), dtype), file, name);
                 if (name.equals("model.embed_tokens.weight")) {
                     embedding = array;
                 }
                 BlockPaths.find(lm, owner).getParameters().get(name.substring(name.lastIndexOf('.') + 1)).setArray(array);
             }
-            for (String path : layers.keySet()) {
-                JsonObject l = layers.getAsJsonObject(path);
-                TransformKind kind = TransformKind.parse(l.get("transform").getAsString());
-                QuantizedLayer layer = readLayer(tensors, path, format, kind, l.get("in").getAsInt(), l.get("out").getAsInt(), seed);
+            for (Map.Entry<String, LayerEntry> e : header.layers().entrySet()) {
+                String path = e.getKey();
+                LayerEntry l = e.getValue();
+                QuantizedLayer layer = readLayer(tensors, path, header.format(), l.transform(), l.in(), l.out(), header.seed());
                 NDArray bias = tensors.tensors().containsKey(path + ".bias")
-                        ? tensors.load(manager, path + ".bias", new Shape(layer.out()), DataType.FLOAT32) : null;
-                BlockPaths.replace(lm, path, new WushLinear(manager, layer, activations, bias));
+                        ? LlamaLoader.finite(tensors.load(manager, path + ".bias", new Shape(layer.out()), DataType.FLOAT32), file, path + ".bias")
+                        : null;
+                BlockPaths.replace(lm, path, new WushLinear(manager, layer, header.activations(), bias));
             }
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new CheckpointException(dir + ": " + e.getMessage(), e);
@@ -273,23 +420,35 @@ public final class QuantizedCheckpoint {
         int d = format.groupSize();
         int p = (in + d - 1) / d * d;
         int blocks = p / d;
-        byte[] packed = raw(tensors, path + ".qweight", new Shape(out, p / 2));
+        byte[] packed = raw(tensors, path + ".qweight", TensorType.U8, new Shape(out, p / 2));
         int[] scales = new int[out * blocks];
         if (format.scaleBits() == 8) {
-            byte[] s = raw(tensors, path + ".scales", new Shape(out, blocks));
+            byte[] s = raw(tensors, path + ".scales", TensorType.U8, new Shape(out, blocks));
             for (int i = 0; i < scales.length; i++) {
                 scales[i] = s[i] & 0xFF;
             }
         } else {
-            ByteBuffer s = ByteBuffer.wrap(raw(tensors, path + ".scales", new Shape(out, blocks))).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer s = ByteBuffer.wrap(raw(tensors, path + ".scales", TensorType.BF16, new Shape(out, blocks))).order(ByteOrder.LITTLE_ENDIAN);
             for (int i = 0; i < scales.length; i++) {
                 scales[i] = s.getShort(2 * i) & 0xFFFF;
             }
         }
         QuantFormat f = format;
         if (format instanceof Nvfp4) {
-            ByteBuffer g = ByteBuffer.wrap(raw(tensors, path + ".global_scale", new Shape(1))).order(ByteOrder.LITTLE_ENDIAN);
-            f = new Nvfp4(g.getFloat(0), Formats.label(format).equals("nvfp4"));
+            ByteBuffer g = ByteBuffer.wrap(raw(tensors, path + ".global_scale", TensorType.F32, new Shape(1))).order(ByteOrder.LITTLE_ENDIAN);
+            float global = g.getFloat(0);
+            if (!(global > 0) || !Float.isFinite(global)) {
+                throw new CheckpointException(tensors.path() + ": tensor '" + path + ".global_scale': " + global
+                        + " is not a positive finite scale");
+            }
+            f = new Nvfp4(global, Formats.label(format).equals("nvfp4"));
+        }
+        for (int i = 0; i < scales.length; i++) {
+            float v = f.scaleValue(scales[i]);
+            if (!(v >= 0) || !Float.isFinite(v)) {
+                throw new CheckpointException(tensors.path() + ": tensor '" + path + ".scales': row " + i / blocks + ", group "
+                        + i % blocks + " has scale code " + scales[i] + ", which stands for " + v + " (scales must be finite and ≥ 0)");
+            }
         }
         List<BlockTransform> transforms = new ArrayList<>();
         if (kind == TransformKind.IDENTITY || kind == TransformKind.HADAMARD) {
@@ -298,11 +457,15 @@ public final class QuantizedCheckpoint {
                 transforms.add(Transforms.block(kind, b, unused, unused, seed));
             }
         } else {
-            ByteBuffer t = ByteBuffer.wrap(raw(tensors, path + ".transform", new Shape(blocks, d, d))).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer t = ByteBuffer.wrap(raw(tensors, path + ".transform", TensorType.F32, new Shape(blocks, d, d))).order(ByteOrder.LITTLE_ENDIAN);
             for (int b = 0; b < blocks; b++) {
                 DMatrixRMaj forward = new DMatrixRMaj(d, d);
                 for (int i = 0; i < d * d; i++) {
                     forward.data[i] = t.getFloat(4 * (b * d * d + i));
+                    if (!Double.isFinite(forward.data[i])) {
+                        throw new CheckpointException(tensors.path() + ": tensor '" + path + ".transform': block " + b
+                                + " holds " + forward.data[i]);
+                    }
                 }
                 DMatrixRMaj inverse = new DMatrixRMaj(d, d);
                 if (!CommonOps_DDRM.invert(forward, inverse)) {
@@ -315,8 +478,11 @@ public final class QuantizedCheckpoint {
                 new QuantizedMatrix(f, out, p, packed, scales));
     }
 
-    private static byte[] raw(SafeTensorsFile tensors, String name, Shape expected) throws CheckpointException {
+    private static byte[] raw(SafeTensorsFile tensors, String name, TensorType type, Shape expected) throws CheckpointException {
         TensorInfo info = tensors.info(name);
+        if (info.type() != type) {
+            throw new CheckpointException(tensors.path() + ": tensor '" + name + "': dtype " + info.type() + ", expected " + type);
+        }
         if (!info.shape().equals(expected)) {
             throw new CheckpointException(tensors.path() + ": tensor '" + name + "': shape " + info.shape()
                     + " but config.json describes " + expected);
@@ -326,13 +492,13 @@ public final class QuantizedCheckpoint {
 
     /** Bits per quantized weight in the saved file: codes, scales, transforms and global scales, over out × in. */
     public static double bitsPerWeight(Path dir) throws IOException {
-        JsonObject q = quantizationConfig(dir);
+        Header header = header(dir, new LlamaForCausalLM(LlamaConfig.load(dir)));
         long bits = 0;
         long weights = 0;
         try (SafeTensorsFile tensors = SafeTensorsFile.open(dir.resolve(SafeTensorsCheckpoint.SINGLE_FILE))) {
-            for (String path : q.getAsJsonObject("layers").keySet()) {
-                JsonObject l = q.getAsJsonObject("layers").getAsJsonObject(path);
-                weights += (long) l.get("in").getAsInt() * l.get("out").getAsInt();
+            for (Map.Entry<String, LayerEntry> e : header.layers().entrySet()) {
+                String path = e.getKey();
+                weights += (long) e.getValue().in() * e.getValue().out();
                 for (String suffix : List.of(".qweight", ".scales", ".transform", ".global_scale")) {
                     if (tensors.tensors().containsKey(path + suffix)) {
                         bits += tensors.info(path + suffix).byteSize() * 8;
@@ -341,13 +507,5 @@ public final class QuantizedCheckpoint {
             }
         }
         return (double) bits / weights;
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
     }
 }

@@ -36,10 +36,40 @@ public sealed interface TransformChoice {
         return switch (name) {
             case "error" -> new ByError(arg == null
                     ? List.of(TransformKind.IDENTITY, TransformKind.HADAMARD, TransformKind.WUSH)
-                    : java.util.Arrays.stream(arg.split(",")).map(String::trim).map(TransformKind::parse).toList());
-            case "kurtosis" -> new ByKurtosis(arg == null ? 2.0 : Double.parseDouble(arg), TransformKind.HADAMARD, TransformKind.WUSH);
+                    : candidates(text, arg));
+            case "kurtosis" -> new ByKurtosis(arg == null ? 2.0 : threshold(text, arg), TransformKind.HADAMARD, TransformKind.WUSH);
             default -> throw new IllegalArgumentException("unknown adaptive selector '" + name
                     + "'; use adaptive:kurtosis[=THRESHOLD] or adaptive:error[=identity,hadamard,wush]");
         };
+    }
+
+    /** A finite z-score threshold; NaN would send every layer to the cheap transform without a word. */
+    private static double threshold(String text, String arg) {
+        double z;
+        try {
+            z = Double.parseDouble(arg.trim());
+        } catch (NumberFormatException e) {
+            z = Double.NaN;
+        }
+        if (!Double.isFinite(z) || arg.isBlank()) {
+            throw new IllegalArgumentException("transform '" + text + "': the kurtosis threshold must be a finite number"
+                    + " (a robust z-score, default 2), got '" + arg + "'");
+        }
+        return z;
+    }
+
+    /** At least two distinct candidate kinds. */
+    private static List<TransformKind> candidates(String text, String arg) {
+        List<TransformKind> kinds = java.util.Arrays.stream(arg.split(",", -1)).map(String::trim).map(k -> {
+            if (k.isEmpty()) {
+                throw new IllegalArgumentException("transform '" + text + "': empty candidate in the list");
+            }
+            return TransformKind.parse(k);
+        }).distinct().toList();
+        if (kinds.size() < 2) {
+            throw new IllegalArgumentException("transform '" + text + "': adaptive:error needs at least two different"
+                    + " candidates, e.g. adaptive:error=identity,hadamard,wush");
+        }
+        return kinds;
     }
 }
