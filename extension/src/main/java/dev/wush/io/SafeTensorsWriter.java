@@ -89,9 +89,7 @@ public final class SafeTensorsWriter {
 
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        // created like any file of the user's (umask permissions), unlike createTempFile's 0600
-        Path tmp = dir.resolve("." + target.getFileName() + ".partial-" + ProcessHandle.current().pid() + "-"
-                + Long.toHexString(java.util.concurrent.ThreadLocalRandom.current().nextLong() >>> 16));
+        Path tmp = AtomicFiles.stagingPath(target); // the user's default permissions, unlike createTempFile's 0600
         try {
             try (OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);

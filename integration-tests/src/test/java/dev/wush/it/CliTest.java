@@ -24,12 +24,17 @@ class CliTest {
 
     static Path text;
 
+    /** A few sentences: fewer tokens than one window of 512. */
+    static Path tiny;
+
     /** The first ~40 windows of the TinyStories evaluation text. */
     @BeforeAll
     static void smallText() throws Exception {
         String all = Files.readString(Shared.TINYSTORIES_EVAL);
         text = tmp.resolve("stories.txt");
         Files.writeString(text, all.substring(0, 40_000));
+        tiny = tmp.resolve("tiny.txt");
+        Files.writeString(tiny, all.substring(0, 600));
     }
 
     record Run(int code, String out, String err) {
@@ -105,9 +110,9 @@ class CliTest {
 
     @Test
     void layerReportBadInput() {
-        Run tooShort = wush("layer-report", "--model", "stories260K", "--calib", text.toString(), "--block", "2", "--window", "100000");
-        assertEquals(2, tooShort.code());
-        assertOneLine(tooShort, "fewer than one window");
+        Run tooLong = wush("layer-report", "--model", "stories260K", "--calib", text.toString(), "--block", "2", "--window", "100000");
+        assertEquals(2, tooLong.code());
+        assertOneLine(tooLong, "longer than the model's context");
         Run block = wush("layer-report", "--model", "stories260K", "--calib", text.toString(), "--block", "5", "--calib-windows", "1");
         assertEquals(2, block.code());
         assertOneLine(block, "0..4");
@@ -148,7 +153,7 @@ class CliTest {
         double ppl = JsonParser.parseString(eval.lines().getLast()).getAsJsonObject().get("ppl").getAsDouble();
         assertTrue(ppl > 4 && ppl < 12, "quantized ppl " + ppl);
 
-        Run shortCalib = wush("quantize", "--model", "stories260K", "--calib", text.toString(), "--window", "100000",
+        Run shortCalib = wush("quantize", "--model", "stories260K", "--calib", tiny.toString(), "--window", "512",
                 "--out", tmp.resolve("never").toString());
         assertEquals(2, shortCalib.code());
         assertOneLine(shortCalib, "fewer than one window");
@@ -177,7 +182,7 @@ class CliTest {
         assertEquals(2, badTopP.code());
         assertOneLine(badTopP, "--top-p");
 
-        Run tooShort = wush("eval", "--model", "stories260K", "--data", text.toString(), "--window", "100000");
+        Run tooShort = wush("eval", "--model", "stories260K", "--data", tiny.toString(), "--window", "512");
         assertEquals(2, tooShort.code());
         assertOneLine(tooShort, "fewer than one window");
 

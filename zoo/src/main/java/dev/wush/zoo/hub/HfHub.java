@@ -2,8 +2,9 @@ package dev.wush.zoo.hub;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
+import dev.wush.io.AtomicFiles;
+import dev.wush.io.CheckpointException;
+import dev.wush.io.JsonFiles;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -221,7 +222,7 @@ public final class HfHub {
             fetch(id, commit, f, repoDir, snapshot);
         }
         if (!id.revision().equals(commit)) {
-            writeAtomically(repoDir.resolve("refs").resolve(id.revision()), commit);
+            AtomicFiles.writeString(repoDir.resolve("refs").resolve(id.revision()), commit);
         }
         return snapshot;
     }
@@ -270,14 +271,22 @@ public final class HfHub {
 
     private static List<String> shardNames(Path index) throws HubException {
         try {
-            JsonObject map = JsonParser.parseString(Files.readString(index)).getAsJsonObject().getAsJsonObject("weight_map");
+            JsonElement map = JsonFiles.readObject(index).get("weight_map");
+            if (map == null || !map.isJsonObject()) {
+                throw new HubException(index + ": cannot read the shard list: \"weight_map\" is " + JsonFiles.kind(map));
+            }
             Set<String> shards = new LinkedHashSet<>();
-            for (Map.Entry<String, JsonElement> e : map.entrySet()) {
+            for (Map.Entry<String, JsonElement> e : map.getAsJsonObject().entrySet()) {
+                if (!e.getValue().isJsonPrimitive() || !e.getValue().getAsJsonPrimitive().isString()) {
+                    throw new HubException(index + ": cannot read the shard list: entry " + e.getKey() + " is not a file name");
+                }
                 shards.add(e.getValue().getAsString());
             }
             return List.copyOf(shards);
-        } catch (IOException | RuntimeException e) {
-            throw new HubException(index + ": cannot read the shard list: " + e.getMessage(), e);
+        } catch (HubException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new HubException("cannot read the shard list: " + e.getMessage(), e);
         }
     }
 
@@ -416,9 +425,9 @@ public final class HfHub {
             throw statusError(null, url.getPath(), response.statusCode());
         }
         try {
-            return JsonParser.parseString(response.body()).getAsJsonObject();
-        } catch (JsonParseException | IllegalStateException e) {
-            throw new HubException(url + ": not a JSON object: " + e.getMessage(), e);
+            return JsonFiles.object(JsonFiles.parse(response.body(), url.toString()), url.toString());
+        } catch (CheckpointException e) {
+            throw new HubException(e.getMessage(), e);
         }
     }
 
@@ -495,14 +504,4 @@ public final class HfHub {
         }
     }
 
-    private static void writeAtomically(Path file, String content) throws IOException {
-        Files.createDirectories(file.getParent());
-        Path tmp = Files.createTempFile(file.getParent(), ".ref", ".tmp");
-        try {
-            Files.writeString(tmp, content);
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
-    }
 }

@@ -118,30 +118,34 @@ public final class QuantizedCheckpoint {
         } catch (IOException e) {
             q = null;
         }
-        if (q == null || !q.has("library") || !LIBRARY.equals(q.get("library").getAsString())) {
-            return "it has no config.json of a WUSH-quantized model written by " + LIBRARY;
-        }
+        boolean ours = q != null && q.has("library") && LIBRARY.equals(q.get("library").getAsString());
         Set<String> own = new HashSet<>(List.of("config.json", SafeTensorsCheckpoint.SINGLE_FILE, REPORT_FILE));
         own.addAll(TOKENIZER_FILES);
-        if (q.has("files") && q.get("files").isJsonArray()) { // the manifest of what save wrote
+        if (ours && q.has("files") && q.get("files").isJsonArray()) { // the manifest of what save wrote
             own.clear();
             q.getAsJsonArray("files").forEach(f -> own.add(f.getAsString()));
         }
+        List<String> all = new ArrayList<>();
         List<String> foreign = new ArrayList<>();
         try (Stream<Path> list = Files.list(dir)) {
             for (Path p : list.sorted().toList()) {
-                String name = p.getFileName().toString();
+                String name = p.getFileName().toString() + (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) ? "/" : "");
+                all.add(name);
                 if (!Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS) || !own.contains(name)) {
-                    foreign.add(name + (Files.isDirectory(p) ? "/" : ""));
+                    foreign.add(name);
                 }
             }
         }
-        if (!foreign.isEmpty()) {
-            return "it holds " + (foreign.size() <= 3 ? String.join(", ", foreign)
-                    : String.join(", ", foreign.subList(0, 3)) + " and " + (foreign.size() - 3) + " more")
-                    + ", which this tool did not write";
+        if (!ours) {
+            return "it has no config.json of a WUSH-quantized model written by " + LIBRARY
+                    + (all.isEmpty() ? "" : "; it holds " + preview(all));
         }
-        return null;
+        return foreign.isEmpty() ? null : "it holds " + preview(foreign) + ", which this tool did not write";
+    }
+
+    private static String preview(List<String> names) {
+        return names.size() <= 3 ? String.join(", ", names)
+                : String.join(", ", names.subList(0, 3)) + " and " + (names.size() - 3) + " more";
     }
 
     /**

@@ -67,8 +67,8 @@ class LlamaConfigTest {
         JsonObject json = JsonParser.parseString(LLAMA31_8B).getAsJsonObject();
         json.remove("hidden_size");
         Files.writeString(dir.resolve("config.json"), json.toString());
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> LlamaConfig.load(dir));
-        assertTrue(e.getMessage().contains(dir.resolve("config.json").toString()), e.getMessage());
+        IOException e = assertThrows(IOException.class, () -> LlamaConfig.load(dir));
+        assertTrue(e.getMessage().startsWith(dir.resolve("config.json").toString()), e.getMessage());
         assertTrue(e.getMessage().contains("\"hidden_size\"") && e.getMessage().contains("missing"), e.getMessage());
     }
 
@@ -81,6 +81,37 @@ class LlamaConfigTest {
         assertRejected("torch_dtype", "\"float8\"", "unsupported dtype");
         assertRejected("num_hidden_layers", "\"many\"", "expected an integer");
         assertRejected("tie_word_embeddings", "\"yes\"", "true or false");
+    }
+
+    @Test
+    void rejectsValuesThatWouldFailLaterOrSilently() {
+        assertRejected("max_position_embeddings", "0", "must be positive");
+        assertRejected("max_position_embeddings", "-8", "must be positive");
+        assertRejected("intermediate_size", "0", "must be positive");
+        assertRejected("rms_norm_eps", "0", "positive finite");
+        assertRejected("rms_norm_eps", "-1e-5", "positive finite");
+        assertRejected("rms_norm_eps", "1e400", "positive finite");
+        assertRejected("rope_theta", "0", "positive finite");
+        assertRejected("bos_token_id", "128256", "vocabulary");
+        assertRejected("eos_token_id", "[128001, -1]", "vocabulary");
+        assertRejected("eos_token_id", "[]", "empty");
+        assertRejected("hidden_size", "4096.5", "expected an integer");
+        assertRejected("hidden_size", "\"4096\"", "expected an integer");
+        assertRejected("hidden_size", "1e12", "expected an integer");
+        assertRejected("rms_norm_eps", "\"1e-5\"", "expected a number");
+        assertRejected("rope_scaling", "{\"rope_type\": \"llama3\", \"factor\": 0, \"low_freq_factor\": 1,"
+                + " \"high_freq_factor\": 4, \"original_max_position_embeddings\": 8192}", "factor");
+        assertRejected("rope_scaling", "{\"rope_type\": \"llama3\", \"factor\": 8, \"low_freq_factor\": 4,"
+                + " \"high_freq_factor\": 4, \"original_max_position_embeddings\": 8192}", "high_freq_factor");
+    }
+
+    @Test
+    void malformedJsonIsNamedWithoutTheParsersWords(@TempDir Path dir) throws IOException {
+        Files.writeString(dir.resolve("config.json"), "{\"model_type\": \"llama\",\n \"hidden_size\": 64,,\n}");
+        IOException e = assertThrows(IOException.class, () -> LlamaConfig.load(dir));
+        String m = e.getMessage();
+        assertTrue(m.startsWith(dir.resolve("config.json") + ": invalid JSON") && m.contains("line 2"), m);
+        assertTrue(!m.contains("com.google") && !m.contains("http") && !m.contains("\n"), m);
     }
 
     @Test
