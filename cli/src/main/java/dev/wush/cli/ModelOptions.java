@@ -7,6 +7,7 @@ import ai.djl.repository.zoo.ZooModel;
 import dev.wush.zoo.ModelResolver;
 import dev.wush.zoo.WushModelZoo;
 import dev.wush.zoo.hub.ConsoleDownloadProgress;
+import dev.wush.translators.TextTokenizer;
 import dev.wush.zoo.llama.LlamaConfig;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -42,9 +43,11 @@ final class ModelOptions {
         return ModelResolver.fromEnvironment(new ConsoleDownloadProgress()).resolve(model);
     }
 
-    /** The model's validated config.json, read before any weight is. */
+    /** The model's validated config.json, read before any weight is; the tokenizer files are checked too. */
     static LlamaConfig config(Path dir) throws IOException {
-        return LlamaConfig.load(dir);
+        LlamaConfig config = LlamaConfig.load(dir);
+        TextTokenizer.check(dir);
+        return config;
     }
 
     /** A window of {@code length} tokens must fit the model's context. */

@@ -45,7 +45,8 @@ final class QuantizeCommand implements Callable<Integer> {
     @Mixin
     CalibrationOptions calibration;
 
-    @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output directory (refused if it exists, unless --overwrite).")
+    @Option(names = "--out", required = true, paramLabel = "DIR",
+            description = "Output directory: new or empty; an existing result of wush quantize only with --overwrite.")
     Path out;
 
     @Option(names = "--format", defaultValue = "mxfp4", paramLabel = "F",
@@ -68,7 +69,8 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "4", paramLabel = "N", description = "Calibration windows per forward pass (default 4).")
     int batch;
 
-    @Option(names = "--overwrite", description = "Replace --out if it exists.")
+    @Option(names = "--overwrite",
+            description = "Replace --out if it is a previous result of wush quantize (never another directory).")
     boolean overwrite;
 
     @Option(names = "--json", description = "End with one JSON line: the report.")
@@ -85,7 +87,7 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         model.check();
         calibration.check();
-        if (Files.exists(out, LinkOption.NOFOLLOW_LINKS) && !overwrite) {
+        if (Files.exists(out, LinkOption.NOFOLLOW_LINKS) && !overwrite && !OutputDirectory.isEmptyDirectory(out)) {
             throw new IllegalArgumentException("--out " + out + " exists (use --overwrite to replace a previous result)");
         }
         Path local = Path.of(model.model);
@@ -115,9 +117,14 @@ final class QuantizeCommand implements Callable<Integer> {
                 double seconds = (System.nanoTime() - start) / 1e9;
                 JsonObject report = report(config, reports, dir, windows, seconds);
                 String version = WushCli.class.getPackage().getImplementationVersion();
-                QuantizedCheckpoint.write(lm, dir, target.staging(), config, reports, version == null ? "development" : version,
-                        Map.of("report.json", new GsonBuilder().setPrettyPrinting().create().toJson(report)));
-                target.commit();
+                try {
+                    QuantizedCheckpoint.write(lm, dir, target.staging(), config, reports, version == null ? "development" : version,
+                            Map.of("report.json", new GsonBuilder().setPrettyPrinting().create().toJson(report)));
+                    target.commit();
+                } catch (IOException e) { // a full disk, a vanished directory: say where, and that nothing was replaced
+                    throw new IOException("--out " + out + ": writing the result failed (" + WushCli.message(e)
+                            + "); nothing was replaced and no partial result is left", e);
+                }
                 double bits = QuantizedCheckpoint.bitsPerWeight(out);
                 System.out.printf(Locale.ROOT, "%-34s %-9s %12s %8s  %s%n", "layer", "transform", "calib error", "seconds", "why");
                 for (LayerReport r : reports) {

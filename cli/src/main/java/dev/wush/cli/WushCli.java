@@ -42,7 +42,11 @@ public final class WushCli {
         CommandLine cmd = e.getCommandLine();
         String name = cmd.getCommandSpec().qualifiedName();
         PrintWriter err = cmd.getErr();
-        err.println(name + ": error: " + firstLine(e.getMessage()) + " (see '" + name + " --help')");
+        String suggestion = "";
+        if (e instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
+            suggestion = "; did you mean " + String.join(" or ", u.getSuggestions()) + "?";
+        }
+        err.println(name + ": error: " + firstLine(e.getMessage()) + suggestion + " (see '" + name + " --help')");
         err.flush();
         return 2;
     }

@@ -21,8 +21,8 @@ import java.util.stream.Stream;
  * A result directory that appears whole or not at all, and replaces only what it may.
  *
  * <p>{@link #prepare} runs before any long work: it checks the target (never the input, never a
- * directory containing the input, an existing directory only when overwriting was asked for and the
- * {@link Ownership} check recognises it as a previous result), tidies what interrupted earlier runs
+ * directory containing the input, an existing directory only when it is empty, or when overwriting
+ * was asked for and the {@link Ownership} check recognises it as a previous result), tidies what interrupted earlier runs
  * left beside it, and creates the staging directory {@code .NAME.partial-OWNER} next to the target,
  * so an unwritable location fails at once. The caller writes into {@link #staging()}; {@link #commit}
  * then swaps it in:
@@ -175,12 +175,25 @@ public final class OutputDirectory implements AutoCloseable {
         if (!Files.isDirectory(out)) {
             throw new FileAlreadyExistsException(named.toString(), null, "exists and is not a directory");
         }
+        if (isEmptyDirectory(out)) {
+            return; // nothing to lose: an empty directory made ready for the result
+        }
         if (!overwrite) {
             throw new FileAlreadyExistsException(named.toString(), null, "already exists (replacing it was not asked for)");
         }
         String why = ownership.whyNotReplaceable(out);
         if (why != null) {
             throw new IOException(named + " is not a previous result of this tool (" + why + "); refusing to replace it");
+        }
+    }
+
+    /** True for a directory with no entries. */
+    public static boolean isEmptyDirectory(Path dir) throws IOException {
+        if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return false;
+        }
+        try (Stream<Path> entries = Files.list(dir)) {
+            return entries.findAny().isEmpty();
         }
     }
 

@@ -82,6 +82,17 @@ class OutputDirectoryTest {
     }
 
     @Test
+    void anEmptyDirectoryIsTakenWithoutOverwriting() throws IOException {
+        Path out = Files.createDirectory(dir.resolve("made-ready"));
+        try (OutputDirectory o = prepare(out, false)) {
+            Files.writeString(o.staging().resolve("result"), "new");
+            o.commit();
+        }
+        assertEquals("new", Files.readString(out.resolve("result")));
+        assertEquals(List.of(), siblings());
+    }
+
+    @Test
     void neverTheInputNorADirectoryHoldingIt() throws IOException {
         Path model = result("model", "weights");
         IOException same = assertThrows(IOException.class, () -> prepare(model, true, model));

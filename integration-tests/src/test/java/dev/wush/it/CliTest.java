@@ -196,9 +196,6 @@ class CliTest {
     }
 
     private static void assertOneLine(Run run, String mentions) {
-        List<String> lines = run.err().lines().filter(l -> !l.isBlank()).toList();
-        assertEquals(1, lines.size(), "one error line, got:\n" + run.err());
-        assertTrue(lines.getFirst().startsWith("wush ") && lines.getFirst().contains("error: ")
-                && lines.getFirst().contains(mentions), lines.getFirst());
+        SafetyTest.assertOneLine(run, mentions);
     }
 }

@@ -32,6 +32,7 @@ import dev.wush.zoo.quant.LlamaQuantizer;
 import dev.wush.zoo.quant.QuantMethod;
 import dev.wush.zoo.quant.QuantizationConfig;
 import dev.wush.zoo.quant.QuantizedCheckpoint;
+import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -137,8 +138,15 @@ class QuantizedCheckpointTest {
             assertThrows(FileAlreadyExistsException.class, () -> QuantizedCheckpoint.save(q.lm(), Shared.model("stories260K"),
                     out, q.config(), q.reports(), "test", false, Map.of()));
             assertTrue(Files.isRegularFile(out.resolve("keep.txt")));
-            QuantizedCheckpoint.save(q.lm(), Shared.model("stories260K"), out, q.config(), q.reports(), "test", true, Map.of());
-            assertFalse(Files.exists(out.resolve("keep.txt")));
+            // overwriting replaces only a previous result, never a directory holding the user's files
+            IOException foreign = assertThrows(IOException.class, () -> QuantizedCheckpoint.save(q.lm(),
+                    Shared.model("stories260K"), out, q.config(), q.reports(), "test", true, Map.of()));
+            assertTrue(foreign.getMessage().contains("keep.txt"), foreign.getMessage());
+            assertEquals("mine", Files.readString(out.resolve("keep.txt")));
+            Files.delete(out.resolve("keep.txt")); // an empty directory is taken as it is
+            QuantizedCheckpoint.save(q.lm(), Shared.model("stories260K"), out, q.config(), q.reports(), "test", false, Map.of());
+            QuantizedCheckpoint.save(q.lm(), Shared.model("stories260K"), out, q.config(), q.reports(), "again", true, Map.of());
+            assertTrue(Files.readString(out.resolve("config.json")).contains("\"library_version\": \"again\""));
             assertTrue(QuantizedCheckpoint.isQuantized(out));
         }
     }

@@ -7,16 +7,21 @@ import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.inference.Predictor;
 import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ZooModel;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.wush.io.SafeTensorsFile;
 import dev.wush.io.TensorInfo;
 import dev.wush.it.CliTest.Run;
+import dev.wush.translators.NonFiniteLossException;
+import dev.wush.translators.PerplexityEvaluator;
 import dev.wush.translators.TokenWindows;
 import dev.wush.translators.WindowLosses;
 import dev.wush.zoo.WushModelZoo;
+import dev.wush.zoo.llama.LlamaLoader;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -173,6 +178,37 @@ class SafetyTest {
         assertEquals("", run.out());
     }
 
+    /** A full disk while the result is written: one line naming --out, nothing left behind, the old result kept. */
+    @Test
+    void fullDiskLeavesNothingHalfWritten() throws Exception {
+        Path mount = Files.createDirectories(tmp.resolve("tiny-disk"));
+        // 1000 KB: the previous result (~0.67 MB) fits, a second copy beside it does not
+        Process p = new ProcessBuilder("mount", "-t", "tmpfs", "-o", "size=1000k", "tmpfs", mount.toString())
+                .redirectErrorStream(true).start();
+        boolean mounted = p.waitFor() == 0;
+        org.junit.jupiter.api.Assumptions.assumeTrue(mounted,
+                "needs permission to mount a small tmpfs (root on Linux): " + new String(p.getInputStream().readAllBytes()).strip());
+        try {
+            Path out = mount.resolve("out");
+            Files.createDirectories(out);
+            for (String name : List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "report.json")) {
+                Files.write(out.resolve(name), Files.readAllBytes(quantized.resolve(name)));
+            }
+            byte[] before = Files.readAllBytes(out.resolve("model.safetensors"));
+            Run run = quantize("stories260K", out, "--overwrite");
+            assertEquals(1, run.code(), run.err());
+            String last = errLines(run).getLast(); // after the progress lines of the calibration
+            assertTrue(last.startsWith("wush quantize: error: --out " + out) && last.contains("writing the result failed")
+                    && last.contains("nothing was replaced"), run.err());
+            assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(out.resolve("model.safetensors"))), "old result kept");
+            try (Stream<Path> left = Files.list(mount)) {
+                assertEquals(List.of(out), left.toList(), "no staging directory left");
+            }
+        } finally {
+            new ProcessBuilder("umount", mount.toString()).start().waitFor();
+        }
+    }
+
     @Test
     void resultsHaveTheUsersDefaultPermissions() throws IOException {
         Set<PosixFilePermission> dir = Files.getPosixFilePermissions(Files.createDirectory(tmp.resolve("usual-dir")));
@@ -255,6 +291,23 @@ class SafetyTest {
         assertOneLine(run, "model.safetensors", "overlap");
     }
 
+    @Test
+    void nonFiniteLossNamesTheWindow() throws Exception {
+        Criteria<TokenWindows, WindowLosses> criteria = Criteria.builder().setTypes(TokenWindows.class, WindowLosses.class)
+                .optGroupId(WushModelZoo.GROUP_ID).optArtifactId("stories260K").build();
+        try (ZooModel<TokenWindows, WindowLosses> model = criteria.loadModel();
+                Predictor<TokenWindows, WindowLosses> predictor = model.newPredictor()) {
+            // a weight set by hand after loading, past what float32 logits can hold
+            LlamaLoader.parameter(model.getBlock(), "model.norm.weight").getArray().muli(1e38f);
+            long[] tokens = new long[3 * 64];
+            java.util.Arrays.fill(tokens, 5);
+            NonFiniteLossException e = assertThrows(NonFiniteLossException.class,
+                    () -> new PerplexityEvaluator(64, 2).evaluate(predictor, tokens, done -> {}));
+            assertEquals(0, e.window());
+            assertTrue(e.getMessage().contains("window 0 (tokens 0…)") && e.getMessage().contains("overflowed"), e.getMessage());
+        }
+    }
+
     // --- validate before working, name the culprit ----------------------------------------------------
 
     @Test
@@ -285,6 +338,10 @@ class SafetyTest {
         Files.writeString(model.resolve("config.json"), Files.readString(Shared.model("stories260K").resolve("config.json"))
                 .replace("\"max_position_embeddings\": 512", "\"max_position_embeddings\": 0"));
         assertOneLine(wush("eval", "--model", model.toString(), "--data", calib.toString()), "max_position_embeddings");
+
+        Files.write(model.resolve("config.json"), Files.readAllBytes(Shared.model("stories260K").resolve("config.json")));
+        Files.writeString(model.resolve("tokenizer.json"), "{\"version\": \"1.0\", \"model\": ");
+        assertOneLine(wush("generate", "--model", model.toString(), "--prompt", "Once"), "tokenizer.json", "invalid JSON");
     }
 
     @Test
@@ -299,6 +356,11 @@ class SafetyTest {
         assertEquals(2, unknown.code());
         assertOneLine(unknown, "--windw");
         assertOneLine(quantize("stories260K", tmp.resolve("never3"), "--transform", "adaptive:kurtosis=NaN"), "NaN");
+        Run typo = wush("evl", "--model", "stories260K");
+        assertEquals(2, typo.code());
+        assertTrue(typo.err().strip().startsWith("wush: error: ") && typo.err().contains("did you mean eval?")
+                && typo.err().strip().lines().count() == 1, typo.err());
+        assertOneLine(wush("eval", "--model", calib.toString(), "--data", calib.toString()), "--model", "a file");
     }
 
     @Test

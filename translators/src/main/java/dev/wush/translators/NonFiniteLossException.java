@@ -3,7 +3,7 @@ package dev.wush.translators;
 /**
  * The model scored a window as NaN or infinitely unlikely. The weights loaded by this library are
  * checked to be finite, so this points at an activation that overflowed (float16 arithmetic, or a
- * quantized layer whose input exploded); the message names the window and its first token.
+ * weight set by hand); the message names the window and its first token.
  */
 public final class NonFiniteLossException extends ArithmeticException {
 
@@ -13,7 +13,8 @@ public final class NonFiniteLossException extends ArithmeticException {
 
     public NonFiniteLossException(int window, long firstToken, double loss) {
         super("the model's log-likelihood of window " + window + " (tokens " + firstToken + "…) is " + loss
-                + "; its weights are finite, so an activation overflowed (with float16 weights, load as float32)");
+                + "; with finite weights (this library's loaders check them) an activation overflowed"
+                + " (with float16 weights, load as float32)");
         this.window = window;
     }
 

@@ -2,8 +2,11 @@ package dev.wush.translators;
 
 import ai.djl.huggingface.tokenizers.Encoding;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import dev.wush.io.CheckpointException;
+import dev.wush.io.JsonFiles;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -27,19 +30,35 @@ public final class TextTokenizer implements AutoCloseable {
 
     /** Loads {@code tokenizer.json} from a model directory. */
     public static TextTokenizer load(Path modelDir, long bosId, List<Long> eosIds) throws IOException {
-        Path file = modelDir.resolve("tokenizer.json");
-        if (!Files.isRegularFile(file)) {
-            throw new IOException(file + ": no such file (the model directory needs tokenizer.json)");
-        }
+        Path file = check(modelDir);
         HuggingFaceTokenizer tokenizer;
         try {
             // the directory, so DJL also applies tokenizer_config.json (decode clean-up, …)
             tokenizer = HuggingFaceTokenizer.newInstance(
                     modelDir, Map.of("addSpecialTokens", "false", "truncation", "false", "padding", "false"));
         } catch (RuntimeException e) {
-            throw new IOException(file + ": cannot load tokenizer: " + e.getMessage(), e);
+            String reason = e.getMessage() == null ? "" : e.getMessage().lines().findFirst().orElse("");
+            throw new CheckpointException(file + ": not a tokenizer the Hugging Face tokenizers library can load"
+                    + (reason.isBlank() ? "" : " (" + reason.strip() + ")"), e);
         }
         return new TextTokenizer(tokenizer, bosId, eosIds);
+    }
+
+    /**
+     * Checks, without loading it, that a model directory has a {@code tokenizer.json} that is JSON (and
+     * that a {@code tokenizer_config.json}, if present, is too); returns the tokenizer file.
+     */
+    public static Path check(Path modelDir) throws IOException {
+        Path file = modelDir.resolve("tokenizer.json");
+        if (!Files.isRegularFile(file)) {
+            throw new NoSuchFileException(file.toString(), null, "no such file (the model directory needs tokenizer.json)");
+        }
+        JsonFiles.readObject(file);
+        Path config = modelDir.resolve("tokenizer_config.json");
+        if (Files.exists(config)) {
+            JsonFiles.readObject(config);
+        }
+        return file;
     }
 
     /** Token ids of {@code text}, without special tokens. */

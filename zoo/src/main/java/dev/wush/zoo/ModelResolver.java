@@ -67,6 +67,10 @@ public final class ModelResolver {
         if (Files.isDirectory(asPath)) {
             return requireModelDir(asPath);
         }
+        if (entry == null && Files.exists(asPath)) {
+            throw new IllegalArgumentException("--model " + model + ": a file; give the model's directory (the one holding"
+                    + " config.json)");
+        }
         if (entry == null) {
             throw new IllegalArgumentException("--model " + model + ": no such directory, and not a zoo name "
                     + ModelCatalog.names() + " or hf:owner/name id");

@@ -78,8 +78,14 @@ public final class LlamaLoader {
      */
     public static NDArray finite(NDArray array, Path file, String tensor) throws CheckpointException {
         boolean bad;
-        try (NDArray nan = array.isNaN(); NDArray anyNan = nan.any(); NDArray inf = array.isInfinite(); NDArray anyInf = inf.any()) {
-            bad = anyNan.getBoolean() || anyInf.getBoolean();
+        // one pass without a large temporary: finite for finite weights, almost always
+        try (NDArray sum = array.sum(); NDArray wide = sum.toType(DataType.FLOAT32, true)) {
+            bad = !Float.isFinite(wide.getFloat());
+        }
+        if (bad) { // NaN/inf, or only a float16 sum that overflowed: look at the elements
+            try (NDArray nan = array.isNaN(); NDArray anyNan = nan.any(); NDArray inf = array.isInfinite(); NDArray anyInf = inf.any()) {
+                bad = anyNan.getBoolean() || anyInf.getBoolean();
+            }
         }
         if (bad) {
             DataType type = array.getDataType();
