@@ -7,9 +7,10 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import com.google.gson.GsonBuilder;
-import com.google.gson.JsonObject;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonPrimitive;
 import dev.wush.io.CheckpointException;
 import dev.wush.io.JsonFiles;
 import dev.wush.io.OutputDirectory;
@@ -18,13 +19,13 @@ import dev.wush.io.SafeTensorsFile;
 import dev.wush.io.SafeTensorsWriter;
 import dev.wush.io.TensorInfo;
 import dev.wush.io.TensorType;
+import dev.wush.kernel.PackedLayer;
 import dev.wush.nn.BlockPaths;
 import dev.wush.quant.block.WushLinear;
 import dev.wush.quant.format.Formats;
 import dev.wush.quant.format.Nvfp4;
 import dev.wush.quant.format.QuantFormat;
 import dev.wush.quant.format.QuantizedMatrix;
-import dev.wush.kernel.PackedLayer;
 import dev.wush.quant.layer.LayerTransform;
 import dev.wush.quant.layer.QuantizedLayer;
 import dev.wush.quant.transform.BlockTransform;
@@ -64,7 +65,11 @@ import org.ejml.dense.row.CommonOps_DDRM;
  *   <li>the tokenizer files.
  * </ul>
  *
- * Writes go to a temporary directory beside the target, renamed into place when complete.
+ * {@code quantization_config.files} lists every file written, so that a later {@link #save} with
+ * overwriting may recognise (and only then replace) this directory. Writes go through an
+ * {@link OutputDirectory}: a staging directory beside the target, swapped in when complete. Loading
+ * validates the config's fields, every layer against the model, and the tensors' dtypes, shapes and
+ * scales.
  */
 public final class QuantizedCheckpoint {
 
@@ -118,12 +123,12 @@ public final class QuantizedCheckpoint {
         } catch (IOException e) {
             q = null;
         }
-        boolean ours = q != null && q.has("library") && LIBRARY.equals(q.get("library").getAsString());
+        boolean ours = q != null && q.get("library") instanceof JsonPrimitive library && LIBRARY.equals(library.getAsString());
         Set<String> own = new HashSet<>(List.of("config.json", SafeTensorsCheckpoint.SINGLE_FILE, REPORT_FILE));
         own.addAll(TOKENIZER_FILES);
         if (ours && q.has("files") && q.get("files").isJsonArray()) { // the manifest of what save wrote
             own.clear();
-            q.getAsJsonArray("files").forEach(f -> own.add(f.getAsString()));
+            q.getAsJsonArray("files").forEach(f -> own.add(f.isJsonPrimitive() ? f.getAsString() : "")); // "" matches no file
         }
         List<String> all = new ArrayList<>();
         List<String> foreign = new ArrayList<>();
