@@ -52,6 +52,7 @@ final class GenerateCommand implements Callable<Integer> {
             LlamaForCausalLM lm = (LlamaForCausalLM) zoo.getBlock();
             TextGenerator generator = new TextGenerator(lm, config, tokenizer.eosIds(), lm.config().maxPositionEmbeddings());
             long[] ids = tokenizer.encodeWithBos(prompt);
+            generator.checkPrompt(ids); // before anything is printed
             long[] generated = new long[Math.min(maxTokens, context)]; // the context bounds what can be generated
             int[] count = {0};
             int[] printed = {0};

@@ -229,6 +229,14 @@ class SafetyTest {
     }
 
     @Test
+    void promptLongerThanTheContextPrintsNothing() {
+        Run run = wush("generate", "--model", "stories260K", "--prompt", "Once upon a time ".repeat(200));
+        assertEquals(2, run.code());
+        assertOneLine(run, "context is 512");
+        assertEquals("", run.out());
+    }
+
+    @Test
     void unknownActivationsInAQuantizedConfigIsRejected() throws IOException {
         Path copy = editQuantizationConfig(q -> q.addProperty("activations", "int8"));
         Run run = wush("eval", "--model", copy.toString(), "--data", calib.toString());
