@@ -17,6 +17,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.stream.IntStream;
 
 /**
@@ -103,14 +108,23 @@ public final class SyntheticCheckpoint {
         Files.writeString(dir.resolve("tokenizer.json"), SyntheticTokenizer.build(llama.vocabSize(), specials).toString());
 
         int[] massive = pick(new SplittableRandom(seed ^ 0x5EED), llama.hiddenSize(), OUTLIER_CHANNELS);
-        ByteOrder le = ByteOrder.LITTLE_ENDIAN;
-        long written = 0;
         int parallel = Math.max(1, Runtime.getRuntime().availableProcessors()) * 2;
-        ByteBuffer[] pieces = new ByteBuffer[parallel];
-        for (int i = 0; i < parallel; i++) {
-            pieces[i] = ByteBuffer.allocateDirect(CHUNK * dtype.bytes()).order(le);
+        // two sets of pieces: one is generated (all cores) while the other is written (one thread)
+        ByteBuffer[][] sets = new ByteBuffer[2][parallel];
+        for (ByteBuffer[] set : sets) {
+            for (int i = 0; i < parallel; i++) {
+                set[i] = ByteBuffer.allocateDirect(CHUNK * dtype.bytes()).order(ByteOrder.LITTLE_ENDIAN);
+            }
         }
+        ExecutorService writer = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "synthetic-checkpoint-writer");
+            t.setDaemon(true);
+            return t;
+        });
+        long[] written = {0};
         try (ShardedSafeTensorsWriter out = new ShardedSafeTensorsWriter(dir, tensors(), maxShardBytes, Map.of("format", "pt"))) {
+            Future<?> pending = CompletableFuture.completedFuture(null);
+            int set = 0;
             for (ShardedSafeTensorsWriter.Spec spec : tensors()) {
                 Generator g = generator(spec, massive);
                 long elements = spec.shape().size();
@@ -118,20 +132,41 @@ public final class SyntheticCheckpoint {
                 for (long first = 0; first < chunks; first += parallel) {
                     long from = first;
                     int count = (int) Math.min(parallel, chunks - first);
+                    ByteBuffer[] pieces = sets[set];
                     IntStream.range(0, count).parallel().forEach(i -> {
-                        long c = from + i;
-                        long start = c * CHUNK;
-                        int n = (int) Math.min(CHUNK, elements - start);
-                        fill(pieces[i], g, c, start, n);
+                        long start = (from + i) * CHUNK;
+                        fill(pieces[i], g, from + i, start, (int) Math.min(CHUNK, elements - start));
                     });
-                    for (int i = 0; i < count; i++) {
-                        written += pieces[i].remaining();
-                        out.write(spec.name(), pieces[i]);
-                    }
-                    progress.accept(written);
+                    await(pending); // the other set is written: it may be refilled next
+                    pending = writer.submit(() -> {
+                        for (int i = 0; i < count; i++) {
+                            written[0] += pieces[i].remaining();
+                            out.write(spec.name(), pieces[i]);
+                        }
+                        progress.accept(written[0]);
+                        return null;
+                    });
+                    set ^= 1;
                 }
             }
+            await(pending);
             out.finish();
+        } finally {
+            writer.shutdownNow();
+        }
+    }
+
+    private static void await(Future<?> write) throws IOException {
+        try {
+            write.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IllegalStateException(e.getCause());
         }
     }
 
