@@ -106,6 +106,59 @@ class QuantizedCheckpointTest {
         }
     }
 
+    /** A bf16 source stays bf16 where unquantized; shards of any size reload to the same outputs. */
+    @Test
+    void bf16SourceWritesBf16ShardsThatReloadIdentically() throws Exception {
+        JsonObject small = dev.wush.zoo.synth.LlamaPresets.config("llama-3.2-1b");
+        for (String[] kv : new String[][] {{"hidden_size", "64"}, {"intermediate_size", "160"}, {"num_hidden_layers", "2"},
+            {"num_attention_heads", "4"}, {"num_key_value_heads", "2"}, {"head_dim", "16"}, {"vocab_size", "600"},
+            {"bos_token_id", "1"}, {"max_position_embeddings", "256"}}) {
+            small.addProperty(kv[0], Integer.parseInt(kv[1]));
+        }
+        small.add("eos_token_id", JsonParser.parseString("[2]"));
+        small.addProperty("tie_word_embeddings", false);
+        Path source = Files.createDirectory(tmp.resolve("bf16-source"));
+        new dev.wush.zoo.synth.SyntheticCheckpoint(small, dev.wush.io.TensorType.BF16, 11).write(source, 100_000, d -> {});
+
+        long[][] windows = new long[4][64];
+        java.util.Random random = new java.util.Random(3);
+        for (long[] w : windows) {
+            for (int i = 0; i < w.length; i++) {
+                w[i] = random.nextInt(600);
+            }
+        }
+        Path out = tmp.resolve("bf16-quantized");
+        try (Model model = Model.newInstance("q", Device.cpu(), "PyTorch")) {
+            LlamaForCausalLM lm = LlamaLoader.load(source, model.getNDManager(), DataType.FLOAT32);
+            model.setBlock(lm);
+            QuantizationConfig config = QuantizationConfig.of(Formats.parse("nvfp4"), QuantMethod.RTN, TransformKind.WUSH);
+            List<LayerReport> reports = new LlamaQuantizer(config, 2).quantize(lm, model.getNDManager(), windows, (b, n, r) -> {});
+            double[] before = losses(model, windows);
+            QuantizedCheckpoint.write(lm, source, Files.createDirectory(out), config, reports, "test", Map.of(), 50_000);
+            try (Model reloaded = Model.newInstance("r", Device.cpu(), "PyTorch")) {
+                reloaded.setBlock(QuantizedCheckpoint.load(out, reloaded.getNDManager(), DataType.FLOAT32));
+                assertTrue(java.util.Arrays.equals(before, losses(reloaded, windows)), "identical after reload");
+            }
+        }
+        assertTrue(Files.isRegularFile(out.resolve("model.safetensors.index.json")), "sharded");
+        try (dev.wush.io.SafeTensorsCheckpoint c = dev.wush.io.SafeTensorsCheckpoint.open(out)) {
+            assertEquals(dev.wush.io.TensorType.BF16, c.info("model.embed_tokens.weight").type(), "bf16 stays bf16");
+            assertEquals(dev.wush.io.TensorType.BF16, c.info("model.layers.1.input_layernorm.weight").type());
+            assertEquals(dev.wush.io.TensorType.U8, c.info("model.layers.1.mlp.down_proj.qweight").type());
+        }
+        JsonObject layer = JsonParser.parseString(Files.readString(out.resolve("config.json"))).getAsJsonObject()
+                .getAsJsonObject("quantization_config").getAsJsonObject("layers").getAsJsonObject("model.layers.0.mlp.up_proj");
+        assertFalse(layer.has("reason") || layer.has("calibration_error"), "config keeps what loading needs: " + layer);
+        JsonObject report = JsonParser.parseString(Files.readString(out.resolve("report.json"))).getAsJsonObject();
+        assertTrue(report.getAsJsonObject("layers").getAsJsonObject("model.layers.0.mlp.up_proj").has("calibration_error"));
+    }
+
+    static double[] losses(Model model, long[][] windows) throws Exception {
+        try (Predictor<TokenWindows, WindowLosses> p = model.newPredictor(new PerplexityTranslator())) {
+            return p.predict(new TokenWindows(windows)).nll();
+        }
+    }
+
     @Test
     void storageStaysUnderFourPointSixBitsWhereTransformsNeedNoStorage() throws Exception {
         Quantized mx = quantize("babyllama105", "mxfp4", "rtn", TransformKind.HADAMARD, 4);

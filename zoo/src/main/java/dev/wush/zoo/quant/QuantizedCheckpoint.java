@@ -2,10 +2,9 @@ package dev.wush.zoo.quant;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.nn.Block;
-import ai.djl.nn.Parameter;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
@@ -15,8 +14,7 @@ import dev.wush.io.CheckpointException;
 import dev.wush.io.JsonFiles;
 import dev.wush.io.OutputDirectory;
 import dev.wush.io.SafeTensorsCheckpoint;
-import dev.wush.io.SafeTensorsFile;
-import dev.wush.io.SafeTensorsWriter;
+import dev.wush.io.ShardedSafeTensorsWriter;
 import dev.wush.io.TensorInfo;
 import dev.wush.io.TensorType;
 import dev.wush.kernel.PackedLayer;
@@ -56,24 +54,30 @@ import org.ejml.dense.row.CommonOps_DDRM;
  *
  * <ul>
  *   <li>{@code config.json}: the model's config plus {@code quantization_config} (format, method,
- *       group size, activations, the transform of every layer, library version);
- *   <li>{@code model.safetensors}: the unquantized tensors (embeddings, norms, untied head) as they
- *       were, and per quantized linear {@code P.qweight} (U8, (out, paddedIn/2), two E2M1/INT4 codes
- *       per byte, element 2k in the low nibble), {@code P.scales} (U8 (out, blocks) E8M0/E4M3 codes, or
- *       BF16 for INT4), {@code P.transform} (F32 (blocks, d, d), T of each block; absent for identity
- *       and Hadamard, which are rebuilt), {@code P.global_scale} (F32 (1), NVFP4) and {@code P.bias};
+ *       group size, activations, the transform and shape of every layer, library version, the files
+ *       written);
+ *   <li>{@code model.safetensors}, or shards of at most {@link #DEFAULT_SHARD_BYTES} with
+ *       {@code model.safetensors.index.json}: the unquantized tensors (embeddings, norms, untied head)
+ *       in the source checkpoint's dtype, and per quantized linear {@code P.qweight} (U8, (out,
+ *       paddedIn/2), two E2M1/INT4 codes per byte, element 2k in the low nibble), {@code P.scales} (U8
+ *       (out, blocks) E8M0/E4M3 codes, or BF16 for INT4), {@code P.transform} (F32 (blocks, d, d), T of
+ *       each block; absent for identity and Hadamard, which are rebuilt), {@code P.global_scale} (F32
+ *       (1), NVFP4) and {@code P.bias};
+ *   <li>{@code report.json}: each layer's calibration error and why it got its transform;
  *   <li>the tokenizer files.
  * </ul>
  *
  * {@code quantization_config.files} lists every file written, so that a later {@link #save} with
  * overwriting may recognise (and only then replace) this directory. Writes go through an
- * {@link OutputDirectory}: a staging directory beside the target, swapped in when complete. Loading
- * validates the config's fields, every layer against the model, and the tensors' dtypes, shapes and
- * scales.
+ * {@link OutputDirectory}: a staging directory beside the target, swapped in when complete; tensors
+ * are streamed into the shards. Loading validates the config's fields, every layer against the
+ * model, and the tensors' dtypes, shapes and scales.
  */
 public final class QuantizedCheckpoint {
 
     public static final String QUANT_METHOD = "wush";
+    /** Shards of at most 5 GB, the hub's usual limit. */
+    public static final long DEFAULT_SHARD_BYTES = 5_000_000_000L;
     static final String LIBRARY = "wush-djl";
     static final String REPORT_FILE = "report.json";
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(QuantizedCheckpoint.class);
@@ -176,39 +180,73 @@ public final class QuantizedCheckpoint {
      */
     public static void write(LlamaForCausalLM lm, Path source, Path dir, QuantizationConfig config,
             List<LayerReport> reports, String version, Map<String, String> extraFiles) throws IOException {
-        SafeTensorsWriter tensors = new SafeTensorsWriter();
+        write(lm, source, dir, config, reports, version, extraFiles, DEFAULT_SHARD_BYTES);
+    }
+
+    /** As {@link #write(LlamaForCausalLM, Path, Path, QuantizationConfig, List, String, Map)}, in shards of at most {@code shardBytes}. */
+    public static void write(LlamaForCausalLM lm, Path source, Path dir, QuantizationConfig config,
+            List<LayerReport> reports, String version, Map<String, String> extraFiles, long shardBytes) throws IOException {
+        List<String> files = new ArrayList<>(List.of("config.json"));
+        Map<String, WushLinear> quantized = new LinkedHashMap<>();
+        BlockPaths.all(lm).forEach((path, block) -> {
+            if (block instanceof WushLinear wl) {
+                quantized.put(path, wl);
+            }
+        });
         JsonObject layers = new JsonObject();
-        Map<String, LayerReport> byName = new LinkedHashMap<>();
-        reports.forEach(r -> byName.put(r.name(), r));
-        for (Map.Entry<String, Block> e : BlockPaths.all(lm).entrySet()) {
-            if (e.getValue() instanceof WushLinear wl) {
-                String path = e.getKey();
-                putLayer(tensors, path, wl);
-                JsonObject l = new JsonObject();
-                PackedLayer q = wl.packed();
-                l.addProperty("transform", q.transformKind().label());
-                l.addProperty("in", q.in());
-                l.addProperty("padded_in", q.paddedIn());
-                l.addProperty("out", q.out());
-                LayerReport r = byName.get(path);
-                if (r != null) {
-                    l.addProperty("reason", r.reason());
-                    l.addProperty("calibration_error", r.error());
-                }
-                layers.add(path, l);
-            }
-        }
-        for (String name : lm.parameterShapes().keySet()) {
+        List<ShardedSafeTensorsWriter.Spec> specs = new ArrayList<>();
+        List<TensorBytes> bodies = new ArrayList<>();
+        Map<String, TensorType> sourceTypes = sourceTypes(source);
+        for (Map.Entry<String, Shape> e : lm.parameterShapes().entrySet()) {
+            String name = e.getKey();
             String owner = name.substring(0, name.lastIndexOf('.'));
-            if (layers.has(owner) || (owner.equals("lm_head") && lm.config().tieWordEmbeddings())) {
-                continue; // quantized above; a tied head is the embedding, saved once
+            WushLinear wl = quantized.get(owner);
+            if (wl != null) {
+                if (name.endsWith(".weight")) { // the layer's tensors (its bias included) in its weight's place
+                    addLayer(specs, bodies, owner, wl);
+                    PackedLayer q = wl.packed();
+                    JsonObject l = new JsonObject();
+                    l.addProperty("transform", q.transformKind().label());
+                    l.addProperty("in", q.in());
+                    l.addProperty("padded_in", q.paddedIn());
+                    l.addProperty("out", q.out());
+                    layers.add(owner, l);
+                }
+                continue;
             }
-            Parameter p = BlockPaths.find(lm, owner).getParameters().get(name.substring(name.lastIndexOf('.') + 1));
-            tensors.put(name, p.getArray().toType(DataType.FLOAT32, false));
+            if (owner.equals("lm_head") && lm.config().tieWordEmbeddings()) {
+                continue; // a tied head is the embedding, saved once
+            }
+            NDArray array = BlockPaths.find(lm, owner).getParameters().get(name.substring(name.lastIndexOf('.') + 1)).getArray();
+            TensorType type = sourceTypes.getOrDefault(name, TensorType.F32); // bf16 stays bf16
+            specs.add(new ShardedSafeTensorsWriter.Spec(name, type, e.getValue()));
+            bodies.add(out -> writeArray(out, name, array, type));
         }
-        tensors.metadata("format", "pt").metadata("quant_method", QUANT_METHOD);
-        tensors.write(dir.resolve(SafeTensorsCheckpoint.SINGLE_FILE));
-        List<String> files = new ArrayList<>(List.of("config.json", SafeTensorsCheckpoint.SINGLE_FILE));
+        try (ShardedSafeTensorsWriter out = new ShardedSafeTensorsWriter(dir, specs, shardBytes,
+                Map.of("format", "pt", "quant_method", QUANT_METHOD))) {
+            for (TensorBytes body : bodies) {
+                body.writeTo(out);
+            }
+            out.finish();
+            files.addAll(out.shardNames());
+            if (out.shardNames().size() > 1) {
+                files.add(SafeTensorsCheckpoint.INDEX_FILE);
+            }
+        }
+        if (!extraFiles.containsKey(REPORT_FILE)) { // the calibration record, apart from what loading needs
+            JsonObject report = new JsonObject();
+            JsonObject perLayer = new JsonObject();
+            for (LayerReport r : reports) {
+                JsonObject l = new JsonObject();
+                l.addProperty("transform", r.transform().label());
+                l.addProperty("reason", r.reason());
+                l.addProperty("calibration_error", r.error());
+                perLayer.add(r.name(), l);
+            }
+            report.add("layers", perLayer);
+            Files.writeString(dir.resolve(REPORT_FILE), new GsonBuilder().setPrettyPrinting().create().toJson(report));
+            files.add(REPORT_FILE);
+        }
         for (String name : TOKENIZER_FILES) {
             if (Files.isRegularFile(source.resolve(name))) {
                 try (InputStream in = Files.newInputStream(source.resolve(name))) {
@@ -253,38 +291,101 @@ public final class QuantizedCheckpoint {
         };
     }
 
-    private static void putLayer(SafeTensorsWriter tensors, String path, WushLinear wl) {
+    /** Bytes of one tensor, written when its turn comes. */
+    @FunctionalInterface
+    private interface TensorBytes {
+        void writeTo(ShardedSafeTensorsWriter out) throws IOException;
+    }
+
+    /** Declares a quantized layer's tensors: qweight, scales, transform, global_scale, bias. */
+    private static void addLayer(List<ShardedSafeTensorsWriter.Spec> specs, List<TensorBytes> bodies, String path, WushLinear wl) {
         PackedLayer q = wl.packed();
         QuantizedMatrix m = q.weight();
-        tensors.put(path + ".qweight", TensorType.U8, new Shape(q.out(), q.paddedIn() / 2), m.packedCodes());
         int blocks = m.scaleCodes().length / q.out();
-        if (q.format().scaleBits() == 8) {
-            byte[] scales = new byte[m.scaleCodes().length];
-            for (int i = 0; i < scales.length; i++) {
-                scales[i] = (byte) m.scaleCodes()[i];
-            }
-            tensors.put(path + ".scales", TensorType.U8, new Shape(q.out(), blocks), scales);
-        } else {
-            ByteBuffer b = ByteBuffer.allocate(m.scaleCodes().length * 2).order(ByteOrder.LITTLE_ENDIAN);
+        specs.add(new ShardedSafeTensorsWriter.Spec(path + ".qweight", TensorType.U8, new Shape(q.out(), q.paddedIn() / 2)));
+        bodies.add(out -> out.write(path + ".qweight", m.packedCodes()));
+        boolean byteScales = q.format().scaleBits() == 8;
+        specs.add(new ShardedSafeTensorsWriter.Spec(path + ".scales", byteScales ? TensorType.U8 : TensorType.BF16,
+                new Shape(q.out(), blocks)));
+        bodies.add(out -> {
+            ByteBuffer b = ByteBuffer.allocate(m.scaleCodes().length * (byteScales ? 1 : 2)).order(ByteOrder.LITTLE_ENDIAN);
             for (int code : m.scaleCodes()) {
-                b.putShort((short) code);
+                if (byteScales) {
+                    b.put((byte) code);
+                } else {
+                    b.putShort((short) code);
+                }
             }
-            tensors.put(path + ".scales", TensorType.BF16, new Shape(q.out(), blocks), b.array());
-        }
+            out.write(path + ".scales", b.flip());
+        });
         TransformKind kind = q.transformKind();
         if (kind != TransformKind.IDENTITY && kind != TransformKind.HADAMARD) {
             int d = q.blockSize();
-            float[] t = new float[blocks * d * d];
-            for (int b = 0; b < blocks; b++) {
-                System.arraycopy(q.transform(b), 0, t, b * d * d, d * d);
-            }
-            tensors.putFloats(path + ".transform", new Shape(blocks, d, d), t);
+            specs.add(new ShardedSafeTensorsWriter.Spec(path + ".transform", TensorType.F32, new Shape(blocks, d, d)));
+            bodies.add(out -> {
+                ByteBuffer b = ByteBuffer.allocate(blocks * d * d * 4).order(ByteOrder.LITTLE_ENDIAN);
+                for (int i = 0; i < blocks; i++) {
+                    b.asFloatBuffer().position(i * d * d).put(q.transform(i));
+                }
+                out.write(path + ".transform", b);
+            });
         }
         if (q.format() instanceof Nvfp4 nv) {
-            tensors.putFloats(path + ".global_scale", new Shape(1), new float[] {nv.globalScale()});
+            specs.add(new ShardedSafeTensorsWriter.Spec(path + ".global_scale", TensorType.F32, new Shape(1)));
+            bodies.add(out -> out.write(path + ".global_scale",
+                    ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putFloat(0, nv.globalScale())));
         }
         if (wl.bias() != null) {
-            tensors.put(path + ".bias", wl.bias());
+            specs.add(new ShardedSafeTensorsWriter.Spec(path + ".bias", TensorType.F32, wl.bias().getShape()));
+            bodies.add(out -> writeArray(out, path + ".bias", wl.bias(), TensorType.F32));
+        }
+    }
+
+    /** The stored type of every tensor of the source checkpoint (empty when it has none). */
+    private static Map<String, TensorType> sourceTypes(Path source) throws IOException {
+        Map<String, TensorType> types = new LinkedHashMap<>();
+        if (source != null && SafeTensorsCheckpoint.isCheckpoint(source)) {
+            try (SafeTensorsCheckpoint c = SafeTensorsCheckpoint.open(source)) {
+                for (String name : c.names()) {
+                    TensorType t = c.info(name).type();
+                    if (t == TensorType.F32 || t == TensorType.BF16 || t == TensorType.F16) {
+                        types.put(name, t);
+                    }
+                }
+            }
+        }
+        return types;
+    }
+
+    /**
+     * Streams an array in row blocks of about 16 MB, converted to {@code type} (bf16 rounded to
+     * nearest even, which is exact for values that came from bf16), so no tensor is copied whole and
+     * none is limited to 2 GiB.
+     */
+    private static void writeArray(ShardedSafeTensorsWriter out, String name, NDArray array, TensorType type) throws IOException {
+        Shape shape = array.getShape();
+        long rows = shape.dimension() == 0 ? 1 : shape.get(0);
+        long perRow = rows == 0 ? 0 : shape.size() / rows;
+        long step = Math.max(1, (16L << 20) / Math.max(1, perRow * 4));
+        for (long r = 0; r < rows; r += step) {
+            try (NDArray part = shape.dimension() == 0 ? array.duplicate() : array.get(new NDIndex(r + ":" + Math.min(rows, r + step)));
+                    NDArray wide = part.toType(DataType.FLOAT32, true)) {
+                java.nio.FloatBuffer values = wide.toByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer();
+                ByteBuffer bytes = ByteBuffer.allocate(values.remaining() * type.bytes()).order(ByteOrder.LITTLE_ENDIAN);
+                while (values.hasRemaining()) {
+                    float v = values.get();
+                    switch (type) {
+                        case F32 -> bytes.putFloat(v);
+                        case F16 -> bytes.putShort(Float.floatToFloat16(v));
+                        case BF16 -> {
+                            int f = Float.floatToRawIntBits(v);
+                            bytes.putShort((short) ((f + 0x7FFF + ((f >>> 16) & 1)) >>> 16));
+                        }
+                        default -> throw new IllegalArgumentException("tensor '" + name + "': cannot store as " + type);
+                    }
+                }
+                out.write(name, bytes.flip());
+            }
         }
     }
 
@@ -391,8 +492,7 @@ public final class QuantizedCheckpoint {
     public static LlamaForCausalLM load(Path dir, NDManager manager, DataType dtype) throws IOException {
         LlamaForCausalLM lm = new LlamaForCausalLM(LlamaConfig.load(dir));
         Header header = header(dir, lm);
-        Path file = dir.resolve(SafeTensorsCheckpoint.SINGLE_FILE);
-        try (SafeTensorsFile tensors = SafeTensorsFile.open(file)) {
+        try (SafeTensorsCheckpoint tensors = SafeTensorsCheckpoint.open(dir)) {
             Map<String, Shape> shapes = lm.parameterShapes();
             NDArray embedding = null;
             for (Map.Entry<String, Shape> e : shapes.entrySet()) {
@@ -403,7 +503,7 @@ public final class QuantizedCheckpoint {
                 }
                 NDArray array = name.equals("lm_head.weight") && lm.config().tieWordEmbeddings()
                         ? embedding
-                        : LlamaLoader.finite(tensors.load(manager, name, e.getValue(), dtype), file, name);
+                        : LlamaLoader.finite(tensors.load(manager, name, e.getValue(), dtype), tensors.file(name).path(), name);
                 if (name.equals("model.embed_tokens.weight")) {
                     embedding = array;
                 }
@@ -413,8 +513,9 @@ public final class QuantizedCheckpoint {
                 String path = e.getKey();
                 LayerEntry l = e.getValue();
                 QuantizedLayer layer = readLayer(tensors, path, header.format(), l.transform(), l.in(), l.out(), header.seed());
-                NDArray bias = tensors.tensors().containsKey(path + ".bias")
-                        ? LlamaLoader.finite(tensors.load(manager, path + ".bias", new Shape(layer.out()), DataType.FLOAT32), file, path + ".bias")
+                NDArray bias = tensors.contains(path + ".bias")
+                        ? LlamaLoader.finite(tensors.load(manager, path + ".bias", new Shape(layer.out()), DataType.FLOAT32),
+                                tensors.file(path + ".bias").path(), path + ".bias")
                         : null;
                 BlockPaths.replace(lm, path, new WushLinear(manager, layer, header.activations(), bias));
             }
@@ -424,7 +525,7 @@ public final class QuantizedCheckpoint {
         return lm;
     }
 
-    private static QuantizedLayer readLayer(SafeTensorsFile tensors, String path, QuantFormat format, TransformKind kind,
+    private static QuantizedLayer readLayer(SafeTensorsCheckpoint tensors, String path, QuantFormat format, TransformKind kind,
             int in, int out, long seed) throws CheckpointException {
         int d = format.groupSize();
         int p = (in + d - 1) / d * d;
@@ -447,7 +548,7 @@ public final class QuantizedCheckpoint {
             ByteBuffer g = ByteBuffer.wrap(raw(tensors, path + ".global_scale", TensorType.F32, new Shape(1))).order(ByteOrder.LITTLE_ENDIAN);
             float global = g.getFloat(0);
             if (!(global > 0) || !Float.isFinite(global)) {
-                throw new CheckpointException(tensors.path() + ": tensor '" + path + ".global_scale': " + global
+                throw new CheckpointException(tensors.file(path + ".global_scale").path() + ": tensor '" + path + ".global_scale': " + global
                         + " is not a positive finite scale");
             }
             f = new Nvfp4(global, Formats.label(format).equals("nvfp4"));
@@ -455,7 +556,7 @@ public final class QuantizedCheckpoint {
         for (int i = 0; i < scales.length; i++) {
             float v = f.scaleValue(scales[i]);
             if (!(v >= 0) || !Float.isFinite(v)) {
-                throw new CheckpointException(tensors.path() + ": tensor '" + path + ".scales': row " + i / blocks + ", group "
+                throw new CheckpointException(tensors.file(path + ".scales").path() + ": tensor '" + path + ".scales': row " + i / blocks + ", group "
                         + i % blocks + " has scale code " + scales[i] + ", which stands for " + v + " (scales must be finite and ≥ 0)");
             }
         }
@@ -472,13 +573,13 @@ public final class QuantizedCheckpoint {
                 for (int i = 0; i < d * d; i++) {
                     forward.data[i] = t.getFloat(4 * (b * d * d + i));
                     if (!Double.isFinite(forward.data[i])) {
-                        throw new CheckpointException(tensors.path() + ": tensor '" + path + ".transform': block " + b
+                        throw new CheckpointException(tensors.file(path + ".transform").path() + ": tensor '" + path + ".transform': block " + b
                                 + " holds " + forward.data[i]);
                     }
                 }
                 DMatrixRMaj inverse = new DMatrixRMaj(d, d);
                 if (!CommonOps_DDRM.invert(forward, inverse)) {
-                    throw new CheckpointException(tensors.path() + ": tensor '" + path + ".transform': block " + b + " is singular");
+                    throw new CheckpointException(tensors.file(path + ".transform").path() + ": tensor '" + path + ".transform': block " + b + " is singular");
                 }
                 transforms.add(new BlockTransform(forward, CommonOps_DDRM.transpose(inverse, null)));
             }
@@ -487,16 +588,17 @@ public final class QuantizedCheckpoint {
                 new QuantizedMatrix(f, out, p, packed, scales));
     }
 
-    private static byte[] raw(SafeTensorsFile tensors, String name, TensorType type, Shape expected) throws CheckpointException {
+    private static byte[] raw(SafeTensorsCheckpoint tensors, String name, TensorType type, Shape expected) throws CheckpointException {
         TensorInfo info = tensors.info(name);
+        Path file = tensors.file(name).path();
         if (info.type() != type) {
-            throw new CheckpointException(tensors.path() + ": tensor '" + name + "': dtype " + info.type() + ", expected " + type);
+            throw new CheckpointException(file + ": tensor '" + name + "': dtype " + info.type() + ", expected " + type);
         }
         if (!info.shape().equals(expected)) {
-            throw new CheckpointException(tensors.path() + ": tensor '" + name + "': shape " + info.shape()
+            throw new CheckpointException(file + ": tensor '" + name + "': shape " + info.shape()
                     + " but config.json describes " + expected);
         }
-        return tensors.bytes(name).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        return tensors.file(name).bytes(name).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
     }
 
     /** Bits per quantized weight in the saved file: codes, scales, transforms and global scales, over out × in. */
@@ -504,12 +606,12 @@ public final class QuantizedCheckpoint {
         Header header = header(dir, new LlamaForCausalLM(LlamaConfig.load(dir)));
         long bits = 0;
         long weights = 0;
-        try (SafeTensorsFile tensors = SafeTensorsFile.open(dir.resolve(SafeTensorsCheckpoint.SINGLE_FILE))) {
+        try (SafeTensorsCheckpoint tensors = SafeTensorsCheckpoint.open(dir)) {
             for (Map.Entry<String, LayerEntry> e : header.layers().entrySet()) {
                 String path = e.getKey();
                 weights += (long) e.getValue().in() * e.getValue().out();
                 for (String suffix : List.of(".qweight", ".scales", ".transform", ".global_scale")) {
-                    if (tensors.tensors().containsKey(path + suffix)) {
+                    if (tensors.contains(path + suffix)) {
                         bits += tensors.info(path + suffix).byteSize() * 8;
                     }
                 }
