@@ -1,18 +1,20 @@
 package dev.wush.cli;
 
-import ai.djl.repository.zoo.ZooModel;
+import ai.djl.Device;
+import ai.djl.Model;
+import ai.djl.ndarray.types.DataType;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import dev.wush.io.OutputDirectory;
+import dev.wush.io.SafeTensorsCheckpoint;
 import dev.wush.quant.format.Formats;
 import dev.wush.quant.format.QuantFormat;
 import dev.wush.translators.TextTokenizer;
-import dev.wush.translators.TokenWindows;
-import dev.wush.translators.WindowLosses;
 import dev.wush.zoo.LlamaModelLoader;
 import dev.wush.zoo.llama.LlamaConfig;
 import dev.wush.zoo.llama.LlamaForCausalLM;
+import dev.wush.zoo.llama.LlamaLoader;
 import dev.wush.zoo.quant.LayerReport;
 import dev.wush.zoo.quant.LlamaQuantizer;
 import dev.wush.zoo.quant.QuantMethod;
@@ -100,19 +102,29 @@ final class QuantizeCommand implements Callable<Integer> {
             target.checkNotInput(dir);
             LlamaConfig modelConfig = ModelOptions.config(dir);
             calibration.check(modelConfig, dir);
+            if (QuantizedCheckpoint.isQuantized(dir)) {
+                throw new IllegalArgumentException("--model " + model.model + " is already WUSH-quantized; quantize its"
+                        + " full-precision source");
+            }
+            DataType dtype = LlamaModelLoader.dtype(model.dtype, dir);
             long start = System.nanoTime();
-            try (ZooModel<TokenWindows, WindowLosses> zoo = model.load(dir, TokenWindows.class, WindowLosses.class);
-                    TextTokenizer tokenizer = LlamaModelLoader.tokenizer(zoo)) {
-                LlamaForCausalLM lm = (LlamaForCausalLM) zoo.getBlock();
+            // block by block: the embeddings, final norm and head now, each decoder block when calibration reaches it
+            try (Model m = Model.newInstance("quantize", Device.cpu(), "PyTorch");
+                    SafeTensorsCheckpoint weights = SafeTensorsCheckpoint.open(dir);
+                    TextTokenizer tokenizer = TextTokenizer.load(dir, modelConfig.bosTokenId(),
+                            modelConfig.eosTokenIds().stream().map(Integer::longValue).toList())) {
+                LlamaForCausalLM lm = new LlamaForCausalLM(modelConfig);
+                m.setBlock(lm);
+                LlamaLoader.loadSkeleton(lm, weights, m.getNDManager(), dtype);
                 long[][] windows = calibration.windows(tokenizer, System.err);
                 int total = lm.config().numHiddenLayers() * 7;
                 List<LayerReport> reports;
                 try (ProgressBar bar = Progress.bar("quantize", total, "layers")) {
-                    reports = new LlamaQuantizer(config, batch).quantize(lm, zoo.getNDManager(), windows, (block, blocks, r) -> {
+                    reports = new LlamaQuantizer(config, batch).quantize(lm, m.getNDManager(), windows, (block, blocks, r) -> {
                         bar.setExtraMessage(String.format(Locale.ROOT, "block %d/%d %s", block + 1, blocks,
                                 r.name().substring(r.name().indexOf('.', "model.layers.".length()) + 1)));
                         bar.step();
-                    });
+                    }, LlamaQuantizer.fromCheckpoint(lm, weights, m.getNDManager(), dtype));
                 }
                 double seconds = (System.nanoTime() - start) / 1e9;
                 JsonObject report = report(config, reports, dir, windows, seconds);

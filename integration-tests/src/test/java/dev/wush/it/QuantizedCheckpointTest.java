@@ -106,6 +106,83 @@ class QuantizedCheckpointTest {
         }
     }
 
+    /**
+     * Loading each block only when calibration reaches it (what {@code wush quantize} and quantize-on-load
+     * do) gives exactly the model that quantizing a fully loaded one gives.
+     */
+    @Test
+    void blockByBlockLoadingQuantizesIdentically() throws Exception {
+        Path dir = Shared.model("stories260K");
+        long[][] windows;
+        try (TextTokenizer tokenizer = TextTokenizer.load(dir, 1, List.of(2L))) {
+            windows = Arrays.copyOf(TokenWindows.cut(tokenizer.encodeWithBos(
+                    Files.readString(Shared.DIR.resolve("data/tinystories/calib.txt"))), 256), 8);
+        }
+        for (String transform : List.of("wush", "adaptive:kurtosis")) {
+            QuantizationConfig config = new QuantizationConfig(Formats.parse("mxfp4"), QuantMethod.GPTQ,
+                    dev.wush.zoo.quant.TransformChoice.parse(transform), true, path -> true, 0, 4096);
+            try (Model whole = Model.newInstance("whole", Device.cpu(), "PyTorch");
+                    Model streamed = Model.newInstance("streamed", Device.cpu(), "PyTorch");
+                    dev.wush.io.SafeTensorsCheckpoint weights = dev.wush.io.SafeTensorsCheckpoint.open(dir)) {
+                LlamaForCausalLM a = LlamaLoader.load(dir, whole.getNDManager(), DataType.FLOAT32);
+                whole.setBlock(a);
+                List<LayerReport> ra = new LlamaQuantizer(config, 4).quantize(a, whole.getNDManager(), windows, (b, n, r) -> {});
+
+                LlamaForCausalLM b = new LlamaForCausalLM(a.config());
+                streamed.setBlock(b);
+                LlamaLoader.loadSkeleton(b, weights, streamed.getNDManager(), DataType.FLOAT32);
+                List<LayerReport> rb = new LlamaQuantizer(config, 4).quantize(b, streamed.getNDManager(), windows,
+                        (x, n, r) -> {}, LlamaQuantizer.fromCheckpoint(b, weights, streamed.getNDManager(), DataType.FLOAT32));
+
+                assertEquals(ra.stream().map(r -> r.transform() + " " + r.reason()).toList(),
+                        rb.stream().map(r -> r.transform() + " " + r.reason()).toList(), transform);
+                assertTrue(Arrays.equals(losses(whole, windows), losses(streamed, windows)), transform + ": identical outputs");
+            }
+        }
+    }
+
+    /** Block by block means it: when block b loads, earlier blocks are quantized with their weights freed, later ones absent. */
+    @Test
+    void atMostOneBlockIsHeldInFullPrecision() throws Exception {
+        Path dir = Shared.model("stories260K");
+        long[][] windows = new long[2][64];
+        QuantizationConfig config = QuantizationConfig.of(Formats.parse("mxfp4"), QuantMethod.RTN, TransformKind.HADAMARD);
+        try (Model model = Model.newInstance("streamed", Device.cpu(), "PyTorch");
+                dev.wush.io.SafeTensorsCheckpoint weights = dev.wush.io.SafeTensorsCheckpoint.open(dir)) {
+            LlamaForCausalLM lm = new LlamaForCausalLM(dev.wush.zoo.llama.LlamaConfig.load(dir));
+            model.setBlock(lm);
+            LlamaLoader.loadSkeleton(lm, weights, model.getNDManager(), DataType.FLOAT32);
+            LlamaQuantizer.BlockWeights real = LlamaQuantizer.fromCheckpoint(lm, weights, model.getNDManager(), DataType.FLOAT32);
+            List<ai.djl.ndarray.NDArray> loaded = new java.util.ArrayList<>();
+            int blocks = lm.config().numHiddenLayers();
+            new LlamaQuantizer(config, 2).quantize(lm, model.getNDManager(), windows, (b, n, r) -> {}, new LlamaQuantizer.BlockWeights() {
+                @Override
+                public void load(int block) throws java.io.IOException {
+                    for (int k = 0; k < blocks; k++) {
+                        ai.djl.nn.Block down = BlockPaths.find(lm, "model.layers." + k + ".mlp.down_proj");
+                        if (k < block) {
+                            assertTrue(down instanceof WushLinear, "block " + k + " quantized before block " + block + " loads");
+                        } else {
+                            assertFalse(down.getParameters().get("weight").isInitialized(), "block " + k + " not loaded yet");
+                        }
+                    }
+                    assertTrue(loaded.stream().allMatch(ai.djl.ndarray.NDArray::isReleased), "earlier full-precision weights freed");
+                    real.load(block);
+                    for (String linear : dev.wush.zoo.calib.DecoderInputs.LINEARS) {
+                        loaded.add(BlockPaths.find(lm, "model.layers." + block + "." + linear).getParameters().get("weight").getArray());
+                    }
+                }
+
+                @Override
+                public ai.djl.ndarray.NDArray weight(String path) throws java.io.IOException {
+                    return real.weight(path);
+                }
+            });
+            assertEquals(7 * blocks, loaded.size());
+            assertTrue(loaded.stream().allMatch(ai.djl.ndarray.NDArray::isReleased));
+        }
+    }
+
     /** A bf16 source stays bf16 where unquantized; shards of any size reload to the same outputs. */
     @Test
     void bf16SourceWritesBf16ShardsThatReloadIdentically() throws Exception {

@@ -97,7 +97,7 @@ public final class LlamaModelLoader implements ModelLoader {
      * float32 (default), float16, or auto: float32 for float32 checkpoints, float16 for 16-bit ones.
      * bfloat16 cannot be held: DJL 0.35.1's PyTorch JNI aborts on bfloat16 tensors.
      */
-    static DataType dtype(Object arg, Path dir) throws IOException {
+    public static DataType dtype(Object arg, Path dir) throws IOException {
         String name = arg == null ? "float32" : arg.toString();
         return switch (name) {
             case "float32" -> DataType.FLOAT32;
@@ -117,11 +117,10 @@ public final class LlamaModelLoader implements ModelLoader {
                 ? QuantizeOnLoad.settings(dir, arguments) : null;
         Model model = Model.newInstance(getArtifactId(), Device.cpu(), "PyTorch");
         try {
-            LlamaForCausalLM lm = LlamaLoader.load(dir, model.getNDManager(), dtype);
+            LlamaForCausalLM lm = quantization == null
+                    ? LlamaLoader.load(dir, model.getNDManager(), dtype)
+                    : QuantizeOnLoad.load(dir, model.getNDManager(), dtype, quantization); // block by block
             model.setBlock(lm);
-            if (quantization != null) {
-                QuantizeOnLoad.apply(lm, model.getNDManager(), dir, quantization);
-            }
             model.setDataType(dtype);
             model.setProperty(MODEL_DIR, dir.toAbsolutePath().toString());
             TranslatorFactory factory = criteria.getTranslatorFactory();

@@ -1,12 +1,15 @@
 package dev.wush.zoo;
 
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import dev.wush.io.SafeTensorsCheckpoint;
 import dev.wush.io.TextFiles;
 import dev.wush.quant.format.Formats;
 import dev.wush.translators.TextTokenizer;
 import dev.wush.translators.TokenWindows;
 import dev.wush.zoo.llama.LlamaConfig;
 import dev.wush.zoo.llama.LlamaForCausalLM;
+import dev.wush.zoo.llama.LlamaLoader;
 import dev.wush.zoo.quant.LlamaQuantizer;
 import dev.wush.zoo.quant.QuantMethod;
 import dev.wush.zoo.quant.QuantizationConfig;
@@ -84,14 +87,23 @@ final class QuantizeOnLoad {
         }
     }
 
-    /** Calibrates on the settings' text and quantizes {@code lm} in place. */
-    static void apply(LlamaForCausalLM lm, NDManager manager, Path dir, Settings s) throws IOException {
-        LlamaConfig c = lm.config();
+    /**
+     * Loads the model block by block while quantizing it: the embeddings, final norm and head first,
+     * then each decoder block when calibration reaches it, so memory holds one full-precision block.
+     */
+    static LlamaForCausalLM load(Path dir, NDManager manager, DataType dtype, Settings s) throws IOException {
+        LlamaConfig c = LlamaConfig.load(dir);
         long[] tokens;
         try (TextTokenizer tokenizer = TextTokenizer.load(dir, c.bosTokenId(), c.eosTokenIds().stream().map(Integer::longValue).toList())) {
             tokens = tokenizer.encodeWithBos(s.text());
         }
         long[][] windows = TokenWindows.leading(tokens, s.window(), s.calibWindows(), "calibration text " + s.calibration());
-        new LlamaQuantizer(s.config(), 4).quantize(lm, manager, windows, (b, n, r) -> {});
+        LlamaForCausalLM lm = new LlamaForCausalLM(c);
+        try (SafeTensorsCheckpoint checkpoint = SafeTensorsCheckpoint.open(dir)) {
+            LlamaLoader.loadSkeleton(lm, checkpoint, manager, dtype);
+            new LlamaQuantizer(s.config(), 4).quantize(lm, manager, windows, (b, n, r) -> {},
+                    LlamaQuantizer.fromCheckpoint(lm, checkpoint, manager, dtype));
+        }
+        return lm;
     }
 }

@@ -42,6 +42,20 @@ public final class LlamaLoader {
     public static void loadWeights(
             LlamaForCausalLM lm, SafeTensorsCheckpoint checkpoint, NDManager manager, DataType dtype)
             throws CheckpointException {
+        loadSkeleton(lm, checkpoint, manager, dtype);
+        for (int b = 0; b < lm.config().numHiddenLayers(); b++) {
+            loadBlock(lm, checkpoint, b, manager, dtype);
+        }
+    }
+
+    /**
+     * Checks the checkpoint's tensor names and sets every parameter outside the decoder blocks
+     * (embeddings, final norm, head): with {@link #loadBlock} per block, a model larger than memory is
+     * calibrated block by block.
+     */
+    public static void loadSkeleton(
+            LlamaForCausalLM lm, SafeTensorsCheckpoint checkpoint, NDManager manager, DataType dtype)
+            throws CheckpointException {
         Map<String, Shape> shapes = lm.parameterShapes();
         Set<String> unexpected = new TreeSet<>(checkpoint.names());
         unexpected.removeAll(shapes.keySet());
@@ -54,6 +68,9 @@ public final class LlamaLoader {
         NDArray embedding = null;
         for (Map.Entry<String, Shape> e : shapes.entrySet()) {
             String name = e.getKey();
+            if (name.startsWith("model.layers.")) {
+                continue;
+            }
             NDArray array;
             if (name.equals("lm_head.weight") && lm.config().tieWordEmbeddings()) {
                 array = embedding; // tied: the head multiplies by the embedding table
@@ -69,6 +86,20 @@ public final class LlamaLoader {
                 embedding = array;
             }
             parameter(lm, name).setArray(array);
+        }
+    }
+
+    /** Sets the parameters of decoder block {@code block} from the checkpoint. */
+    public static void loadBlock(
+            LlamaForCausalLM lm, SafeTensorsCheckpoint checkpoint, int block, NDManager manager, DataType dtype)
+            throws CheckpointException {
+        String prefix = "model.layers." + block + ".";
+        for (Map.Entry<String, Shape> e : lm.parameterShapes().entrySet()) {
+            String name = e.getKey();
+            if (name.startsWith(prefix)) {
+                parameter(lm, name).setArray(
+                        finite(checkpoint.load(manager, name, e.getValue(), dtype), checkpoint.file(name).path(), name));
+            }
         }
     }
 

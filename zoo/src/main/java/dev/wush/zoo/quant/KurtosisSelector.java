@@ -24,10 +24,18 @@ final class KurtosisSelector {
     /** Chooses for every path in {@code paths} (linears of {@code root}); the kind is the last path element. */
     static void choose(Block root, List<String> paths, TransformChoice.ByKurtosis rule, Map<String, TransformKind> choice,
             Map<String, String> reason) {
-        Map<String, List<String>> byKind = new LinkedHashMap<>();
         Map<String, Double> kurtosis = new LinkedHashMap<>();
         for (String path : paths) {
-            kurtosis.put(path, kurtosis((Linear) BlockPaths.find(root, path)));
+            kurtosis.put(path, kurtosis(((Linear) BlockPaths.find(root, path)).getParameters().get("weight").getArray()));
+        }
+        choose(kurtosis, rule, choice, reason);
+    }
+
+    /** Chooses from the kurtosis of every linear, by path (for weights read one at a time). */
+    static void choose(Map<String, Double> kurtosis, TransformChoice.ByKurtosis rule, Map<String, TransformKind> choice,
+            Map<String, String> reason) {
+        Map<String, List<String>> byKind = new LinkedHashMap<>();
+        for (String path : kurtosis.keySet()) {
             String kind = path.substring(path.lastIndexOf('.') + 1).replaceFirst("^\\d+", ""); // SequentialBlock: 02Linear → Linear
             byKind.computeIfAbsent(kind, k -> new ArrayList<>()).add(path);
         }
@@ -47,8 +55,15 @@ final class KurtosisSelector {
     }
 
     /** Pearson kurtosis {@code E[(w−μ)⁴] / σ⁴} of all weights. */
-    static double kurtosis(Linear linear) {
-        float[] w = linear.getParameters().get("weight").getArray().toType(ai.djl.ndarray.types.DataType.FLOAT32, false).toFloatArray();
+    static double kurtosis(ai.djl.ndarray.NDArray weight) {
+        float[] w;
+        if (weight.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32) {
+            w = weight.toFloatArray();
+        } else {
+            try (ai.djl.ndarray.NDArray wide = weight.toType(ai.djl.ndarray.types.DataType.FLOAT32, true)) {
+                w = wide.toFloatArray();
+            }
+        }
         double mean = 0;
         for (float v : w) {
             mean += v;

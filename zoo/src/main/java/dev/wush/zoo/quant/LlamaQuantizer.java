@@ -3,17 +3,22 @@ package dev.wush.zoo.quant;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import dev.wush.calib.Activations;
 import dev.wush.calib.InputRecorder;
+import dev.wush.io.SafeTensorsCheckpoint;
 import dev.wush.nn.BlockPaths;
 import dev.wush.quant.layer.HessianAccumulator;
 import dev.wush.quant.transform.TransformKind;
 import dev.wush.zoo.calib.DecoderInputs;
 import dev.wush.zoo.llama.LlamaDecoderLayer;
 import dev.wush.zoo.llama.LlamaForCausalLM;
+import dev.wush.zoo.llama.LlamaLoader;
 import dev.wush.zoo.llama.LlamaModel;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -36,10 +41,42 @@ public final class LlamaQuantizer {
         void layerDone(int block, int blocks, LayerReport report);
     }
 
+    /**
+     * Where the decoder blocks' weights come from when the model was loaded without them
+     * ({@code LlamaLoader.loadSkeleton}): each block is loaded when the pipeline reaches it, and its
+     * full-precision linears are freed once quantized, so memory holds one block, not the model.
+     */
+    public interface BlockWeights {
+        /** Sets the parameters of decoder block {@code block}. */
+        void load(int block) throws IOException;
+
+        /** One linear's full-precision weight (out, in), for a pass over all of them before quantizing (kurtosis). */
+        NDArray weight(String path) throws IOException;
+    }
+
     /** Linears whose inputs are the same array and share one Hessian. */
     static final Map<String, String> INPUT_GROUP = Map.of(
             "self_attn.q_proj", "attn_in", "self_attn.k_proj", "attn_in", "self_attn.v_proj", "attn_in",
             "self_attn.o_proj", "attn_out", "mlp.gate_proj", "mlp_in", "mlp.up_proj", "mlp_in", "mlp.down_proj", "mlp_act");
+
+    /**
+     * Block weights read from {@code checkpoint} into {@code manager} as {@code dtype}, for a model
+     * loaded with {@code LlamaLoader.loadSkeleton}.
+     */
+    public static BlockWeights fromCheckpoint(LlamaForCausalLM lm, SafeTensorsCheckpoint checkpoint, NDManager manager,
+            DataType dtype) {
+        return new BlockWeights() {
+            @Override
+            public void load(int block) throws IOException {
+                LlamaLoader.loadBlock(lm, checkpoint, block, manager, dtype);
+            }
+
+            @Override
+            public NDArray weight(String path) throws IOException {
+                return checkpoint.load(manager, path + ".weight", null, dtype);
+            }
+        };
+    }
 
     private final QuantizationConfig config;
     private final int batch;
@@ -55,6 +92,19 @@ public final class LlamaQuantizer {
      * @param manager owns the quantized layers' arrays (the model's manager)
      */
     public List<LayerReport> quantize(LlamaForCausalLM lm, NDManager manager, long[][] windows, Listener listener) {
+        try {
+            return quantize(lm, manager, windows, listener, null);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e); // no weights are read without a BlockWeights
+        }
+    }
+
+    /**
+     * Quantizes {@code lm} in place on calibration windows (count, L), reading each decoder block's
+     * weights from {@code weights} when it is reached (null: all weights are already loaded).
+     */
+    public List<LayerReport> quantize(LlamaForCausalLM lm, NDManager manager, long[][] windows, Listener listener,
+            BlockWeights weights) throws IOException {
         LlamaModel model = lm.model();
         int blocks = lm.config().numHiddenLayers();
         int length = windows[0].length;
@@ -62,7 +112,17 @@ public final class LlamaQuantizer {
         Map<String, String> kurtosisReason = new HashMap<>();
         if (config.transform() instanceof TransformChoice.ByKurtosis k) {
             List<String> paths = BlockPaths.linears(lm).keySet().stream().filter(p -> p.startsWith("model.layers.")).toList();
-            KurtosisSelector.choose(lm, paths, k, kurtosisChoice, kurtosisReason);
+            if (weights == null) {
+                KurtosisSelector.choose(lm, paths, k, kurtosisChoice, kurtosisReason);
+            } else { // one weight at a time, before any block is loaded
+                Map<String, Double> kurtosis = new LinkedHashMap<>();
+                for (String path : paths) {
+                    try (NDArray w = weights.weight(path)) {
+                        kurtosis.put(path, KurtosisSelector.kurtosis(w));
+                    }
+                }
+                KurtosisSelector.choose(kurtosis, k, kurtosisChoice, kurtosisReason);
+            }
         }
         LinearQuantizer linears = new LinearQuantizer(config);
         List<LayerReport> reports = new ArrayList<>();
@@ -77,6 +137,9 @@ public final class LlamaQuantizer {
             for (int b = 0; b < blocks; b++) {
                 String prefix = "model.layers." + b + ".";
                 LlamaDecoderLayer layer = model.layers().layer(b);
+                if (weights != null) {
+                    weights.load(b);
+                }
                 Map<String, HessianAccumulator> hessians = new LinkedHashMap<>();
                 Map<String, Activations> samples = new LinkedHashMap<>();
                 Map<String, Linear> originals = new LinkedHashMap<>();
@@ -94,6 +157,7 @@ public final class LlamaQuantizer {
                     String group = INPUT_GROUP.get(e.getKey());
                     LayerReport report = linears.quantizeAndReplace(lm, manager, work, name, e.getValue(),
                             hessians.get(group).hessian(), samples.get(group), kurtosisChoice.get(name), kurtosisReason.get(name));
+                    LinearQuantizer.weight(e.getValue()).close(); // replaced: its full-precision weight is not needed again
                     reports.add(report);
                     listener.layerDone(b, blocks, report);
                 }
