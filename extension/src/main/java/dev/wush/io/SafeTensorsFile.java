@@ -2,6 +2,7 @@ package dev.wush.io;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import com.google.gson.JsonArray;
@@ -271,35 +272,71 @@ public final class SafeTensorsFile implements AutoCloseable {
             throw CheckpointException.of(
                     path, name, "shape " + info.shape() + " but the model needs " + expected);
         }
-        MemorySegment raw = data.asSlice(info.begin(), info.byteSize());
-        if (info.type() == TensorType.BF16) {
+        if (info.type() == TensorType.BF16 && target == DataType.BFLOAT16) {
             // DJL 0.35.1's PyTorch JNI aborts the process on any bfloat16 tensor, so bf16 is widened
-            // here (exactly: bf16 is the top half of an fp32) and narrowed by torch if asked to.
-            if (target == DataType.BFLOAT16) {
-                throw CheckpointException.of(path, name, "bfloat16 arrays are not supported by DJL's PyTorch"
-                        + " engine 0.35.1; load as float32 or float16");
+            // (exactly: bf16 is the top half of an fp32) and narrowed by torch if asked to.
+            throw CheckpointException.of(path, name, "bfloat16 arrays are not supported by DJL's PyTorch"
+                    + " engine 0.35.1; load as float32 or float16");
+        }
+        Shape shape = info.shape();
+        long rows = shape.dimension() == 0 ? 1 : shape.get(0);
+        long perRow = rows == 0 ? 0 : shape.size() / rows;
+        long chunkRows = Math.max(1, LOAD_CHUNK_BYTES / Math.max(1, perRow * 4));
+        if (rows <= chunkRows) {
+            return loadRows(manager, info, 0, rows, target);
+        }
+        // a large tensor (an embedding of over 2 GiB included) is converted in row blocks into its place
+        NDArray out = manager.zeros(shape, target);
+        try {
+            for (long r = 0; r < rows; r += chunkRows) {
+                long to = Math.min(rows, r + chunkRows);
+                try (NDArray part = loadRows(manager, info, r, to, target)) {
+                    out.set(new NDIndex(r + ":" + to), part);
+                }
             }
-            try (NDArray wide = manager.create(widenBf16(raw), info.shape(), DataType.FLOAT32)) {
-                return target == DataType.FLOAT32 ? wide.duplicate() : wide.toType(target, false);
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+        return out;
+    }
+
+    /** Bytes converted per piece when a tensor is loaded in row blocks. */
+    static final long LOAD_CHUNK_BYTES = 64L << 20;
+
+    /** Rows {@code from .. to} of a tensor as a new array of {@code target} that owns its memory. */
+    private NDArray loadRows(NDManager manager, TensorInfo info, long from, long to, DataType target) {
+        Shape shape = info.shape();
+        long perRow = shape.dimension() == 0 ? 1 : (shape.get(0) == 0 ? 0 : shape.size() / shape.get(0));
+        Shape part = shape.dimension() == 0 ? shape : new Shape(concat(to - from, shape.slice(1).getShape()));
+        long elements = (to - from) * perRow;
+        MemorySegment raw = data.asSlice(info.begin() + from * perRow * info.type().bytes(), elements * info.type().bytes());
+        if (info.type() == TensorType.BF16) {
+            try (Arena scratch = Arena.ofConfined()) { // freed now, not when a collector gets to a direct buffer
+                MemorySegment wide = scratch.allocate(elements * 4, 4);
+                ValueLayout.OfShort in = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+                ValueLayout.OfInt outLayout = ValueLayout.JAVA_INT.withOrder(ByteOrder.nativeOrder());
+                for (long i = 0; i < elements; i++) {
+                    wide.setAtIndex(outLayout, i, (raw.get(in, i * 2) & 0xFFFF) << 16);
+                }
+                try (NDArray view = manager.create(wide.asByteBuffer().order(ByteOrder.nativeOrder()), part, DataType.FLOAT32)) {
+                    return target == DataType.FLOAT32 ? view.duplicate() : view.toType(target, false);
+                }
             }
         }
         ByteBuffer bytes = raw.asByteBuffer().order(ByteOrder.nativeOrder());
         // from_blob views the read-only mapping; clone/convert copies it into tensor memory, so the
         // result never aliases the file (torch's to() with an unchanged dtype would).
-        try (NDArray view = manager.create(bytes, info.shape(), info.type().dataType())) {
+        try (NDArray view = manager.create(bytes, part, info.type().dataType())) {
             return view.getDataType() == target ? view.duplicate() : view.toType(target, false);
         }
     }
 
-    /** bfloat16 bits to float32: the 16 bits become the high half of the float. */
-    private static ByteBuffer widenBf16(MemorySegment bf16) {
-        long n = bf16.byteSize() / 2;
-        ByteBuffer out = ByteBuffer.allocateDirect(Math.toIntExact(n * 4)).order(ByteOrder.nativeOrder());
-        ValueLayout.OfShort in = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-        for (long i = 0; i < n; i++) {
-            out.putInt((int) i * 4, (bf16.get(in, i * 2) & 0xFFFF) << 16);
-        }
-        return out;
+    private static long[] concat(long first, long[] rest) {
+        long[] all = new long[rest.length + 1];
+        all[0] = first;
+        System.arraycopy(rest, 0, all, 1, rest.length);
+        return all;
     }
 
     @Override

@@ -198,4 +198,32 @@ class SafeTensorsFileTest {
         b.putLong(json.length).put(json).put(data);
         return b.array();
     }
+
+    /** Tensors beyond one conversion piece load in row blocks into their place, with the same values. */
+    @Test
+    void largeTensorsLoadInRowBlocks() throws IOException {
+        int rows = 4100;
+        int cols = 4100; // 16.8 M elements: 67 MB as float32, more than one 64 MB piece
+        byte[] bf16 = new byte[rows * cols * 2];
+        for (int i = 0; i < rows * cols; i++) {
+            short v = (short) (0x3F80 + (i % 97)); // 1.0 and a little more, by row and column
+            bf16[2 * i] = (byte) v;
+            bf16[2 * i + 1] = (byte) (v >> 8);
+        }
+        Path file = dir.resolve("big.safetensors");
+        new SafeTensorsWriter().put("w", TensorType.BF16, new Shape(rows, cols), bf16).write(file);
+        try (SafeTensorsFile f = SafeTensorsFile.open(file); NDArray w = f.load(manager, "w", null, DataType.FLOAT32);
+                NDArray h = f.load(manager, "w", null, DataType.FLOAT16)) {
+            assertEquals(new Shape(rows, cols), w.getShape());
+            float[] values = w.toFloatArray();
+            for (int i = 0; i < values.length; i += 9973) {
+                assertEquals(Float.intBitsToFloat((0x3F80 + (i % 97)) << 16), values[i], 0f, "element " + i);
+            }
+            assertEquals(values[values.length - 1], Float.intBitsToFloat((0x3F80 + ((rows * cols - 1) % 97)) << 16));
+            assertEquals(DataType.FLOAT16, h.getDataType());
+            try (NDArray back = h.toType(DataType.FLOAT32, false)) {
+                assertEquals(values[rows * cols / 2], back.toFloatArray()[rows * cols / 2], 1e-2f);
+            }
+        }
+    }
 }
