@@ -2,18 +2,17 @@ package dev.wush.io;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
-import com.google.gson.JsonArray;
-import com.google.gson.JsonObject;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -59,41 +58,16 @@ public final class SafeTensorsWriter {
 
     /** Writes everything to {@code target} atomically (temporary file, then rename). */
     public void write(Path target) throws IOException {
-        JsonObject header = new JsonObject();
-        if (!metadata.isEmpty()) {
-            JsonObject meta = new JsonObject();
-            metadata.forEach(meta::addProperty);
-            header.add("__metadata__", meta);
-        }
-        long offset = 0;
-        for (Map.Entry<String, Entry> e : entries.entrySet()) {
-            JsonObject t = new JsonObject();
-            t.addProperty("dtype", e.getValue().type().name());
-            JsonArray shape = new JsonArray();
-            for (long d : e.getValue().shape().getShape()) {
-                shape.add(d);
-            }
-            t.add("shape", shape);
-            JsonArray offsets = new JsonArray();
-            offsets.add(offset);
-            offset += e.getValue().bytes().length;
-            offsets.add(offset);
-            t.add("data_offsets", offsets);
-            header.add(e.getKey(), t);
-        }
-        byte[] json = header.toString().getBytes(StandardCharsets.UTF_8);
-        int padded = (json.length + 7) / 8 * 8; // keep the data section 8-byte aligned
-        byte[] headerBytes = new byte[padded];
-        java.util.Arrays.fill(headerBytes, (byte) ' ');
-        System.arraycopy(json, 0, headerBytes, 0, json.length);
-
+        List<ShardedSafeTensorsWriter.Spec> specs = new ArrayList<>();
+        entries.forEach((name, e) -> specs.add(new ShardedSafeTensorsWriter.Spec(name, e.type(), e.shape())));
+        byte[] headerBytes = ShardedSafeTensorsWriter.header(metadata, specs);
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
         Path tmp = AtomicFiles.stagingPath(target); // the user's default permissions, unlike createTempFile's 0600
         try {
             try (OutputStream out = Files.newOutputStream(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-                len.putLong(padded);
+                len.putLong(headerBytes.length);
                 out.write(len.array());
                 out.write(headerBytes);
                 for (Entry e : entries.values()) {

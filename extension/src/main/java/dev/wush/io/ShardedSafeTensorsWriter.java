@@ -146,29 +146,38 @@ public final class ShardedSafeTensorsWriter implements AutoCloseable {
     }
 
     private byte[] header(List<Placed> tensors) {
+        return header(metadata, tensors.stream().map(Placed::spec).toList());
+    }
+
+    /**
+     * The header of one file holding {@code tensors} back to back in this order, padded with spaces so
+     * the data section starts 8-byte aligned.
+     */
+    static byte[] header(Map<String, String> metadata, List<Spec> tensors) {
         JsonObject header = new JsonObject();
         if (!metadata.isEmpty()) {
             JsonObject meta = new JsonObject();
             metadata.forEach(meta::addProperty);
             header.add("__metadata__", meta);
         }
-        for (Placed p : tensors) {
+        long offset = 0;
+        for (Spec spec : tensors) {
             JsonObject t = new JsonObject();
-            t.addProperty("dtype", p.spec().type().name());
+            t.addProperty("dtype", spec.type().name());
             JsonArray shape = new JsonArray();
-            for (long d : p.spec().shape().getShape()) {
+            for (long d : spec.shape().getShape()) {
                 shape.add(d);
             }
             t.add("shape", shape);
             JsonArray offsets = new JsonArray();
-            offsets.add(p.begin());
-            offsets.add(p.begin() + p.spec().byteSize());
+            offsets.add(offset);
+            offset += spec.byteSize();
+            offsets.add(offset);
             t.add("data_offsets", offsets);
-            header.add(p.spec().name(), t);
+            header.add(spec.name(), t);
         }
         byte[] json = header.toString().getBytes(StandardCharsets.UTF_8);
-        int padded = (json.length + 7) / 8 * 8; // the data section starts 8-byte aligned
-        byte[] bytes = new byte[padded];
+        byte[] bytes = new byte[(json.length + 7) / 8 * 8];
         java.util.Arrays.fill(bytes, (byte) ' ');
         System.arraycopy(json, 0, bytes, 0, json.length);
         return bytes;
