@@ -41,7 +41,7 @@ final class CalibrationOptions {
 
     /** Checks the window against the model's context, before the model is loaded. */
     void check(LlamaConfig config, Path modelDir) {
-        ModelOptions.checkWindow("--window", window, config, modelDir);
+        config.requireWindow("--window", window, modelDir);
     }
 
     /** The first {@code --calib-windows} windows of the calibration text. */

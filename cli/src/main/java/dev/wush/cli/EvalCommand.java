@@ -45,7 +45,7 @@ final class EvalCommand implements Callable<Integer> {
         model.check();
         String text = TextFiles.read(data, "--data");
         Path dir = model.resolve();
-        ModelOptions.checkWindow("--window", window, ModelOptions.config(dir), dir);
+        ModelOptions.config(dir).requireWindow("--window", window, dir);
         try (ZooModel<TokenWindows, WindowLosses> zoo = model.load(dir, TokenWindows.class, WindowLosses.class);
                 TextTokenizer tokenizer = LlamaModelLoader.tokenizer(zoo);
                 Predictor<TokenWindows, WindowLosses> predictor = zoo.newPredictor()) {

@@ -9,7 +9,6 @@ import dev.wush.zoo.synth.LlamaPresets;
 import dev.wush.zoo.synth.SyntheticCheckpoint;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
@@ -71,24 +70,14 @@ final class MakeModelCommand implements Callable<Integer> {
         marker.addProperty("seed", seed);
         config.add(SYNTHETIC, marker);
         SyntheticCheckpoint checkpoint = new SyntheticCheckpoint(config, type, seed);
-        if (Files.exists(out, LinkOption.NOFOLLOW_LINKS) && !overwrite && !OutputDirectory.isEmptyDirectory(out)) {
-            throw new IllegalArgumentException("--out " + out + " exists (use --overwrite to replace a previous result)");
-        }
         long start = System.nanoTime();
-        OutputDirectory target;
-        try {
-            target = OutputDirectory.prepare(out, overwrite, MakeModelCommand::whyNotReplaceable, List.of(),
-                    note -> System.err.println("note: " + note));
-        } catch (IOException e) {
-            throw new IOException("--out " + WushCli.message(e), e);
-        }
+        OutputDirectory target = OutOption.prepare(out, overwrite, MakeModelCommand::whyNotReplaceable, List.of());
         long total = checkpoint.weightBytes();
         try (target; ProgressBar bar = Progress.bar("make-model", total >> 20, "MB")) {
             checkpoint.write(target.staging(), shardBytes, done -> bar.stepTo(done >> 20));
             target.commit();
         } catch (IOException e) {
-            throw new IOException("--out " + out + ": writing the checkpoint failed (" + WushCli.message(e)
-                    + "); nothing was replaced and no partial result is left", e);
+            throw OutOption.writeFailed(out, e);
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         long shards;

@@ -50,14 +50,6 @@ final class ModelOptions {
         return config;
     }
 
-    /** A window of {@code length} tokens must fit the model's context. */
-    static void checkWindow(String option, int length, LlamaConfig config, Path modelDir) {
-        if (length > config.maxPositionEmbeddings()) {
-            throw new IllegalArgumentException(option + " " + length + " is longer than the model's context ("
-                    + "max_position_embeddings " + config.maxPositionEmbeddings() + " in " + modelDir.resolve("config.json") + ")");
-        }
-    }
-
     /** Loads the model through DJL's {@link Criteria} and the WUSH zoo. */
     <I, O> ZooModel<I, O> load(Path dir, Class<I> input, Class<O> output)
             throws IOException, ModelNotFoundException, MalformedModelException {

@@ -23,7 +23,6 @@ import dev.wush.zoo.quant.QuantizedCheckpoint;
 import dev.wush.zoo.quant.TransformChoice;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -89,15 +88,12 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         model.check();
         calibration.check();
-        if (Files.exists(out, LinkOption.NOFOLLOW_LINKS) && !overwrite && !OutputDirectory.isEmptyDirectory(out)) {
-            throw new IllegalArgumentException("--out " + out + " exists (use --overwrite to replace a previous result)");
-        }
         Path local = Path.of(model.model);
         List<Path> inputs = new ArrayList<>(List.of(calibration.calib));
         if (Files.exists(local)) {
             inputs.add(local);
         }
-        try (OutputDirectory target = prepare(inputs)) {
+        try (OutputDirectory target = OutOption.prepare(out, overwrite, QuantizedCheckpoint::whyNotReplaceable, inputs)) {
             Path dir = model.resolve();
             target.checkNotInput(dir);
             LlamaConfig modelConfig = ModelOptions.config(dir);
@@ -134,8 +130,7 @@ final class QuantizeCommand implements Callable<Integer> {
                             Map.of("report.json", new GsonBuilder().setPrettyPrinting().create().toJson(report)));
                     target.commit();
                 } catch (IOException e) { // a full disk, a vanished directory: say where, and that nothing was replaced
-                    throw new IOException("--out " + out + ": writing the result failed (" + WushCli.message(e)
-                            + "); nothing was replaced and no partial result is left", e);
+                    throw OutOption.writeFailed(out, e);
                 }
                 double bits = QuantizedCheckpoint.bitsPerWeight(out);
                 System.out.printf(Locale.ROOT, "%-34s %-9s %12s %8s  %s%n", "layer", "transform", "calib error", "seconds", "why");
@@ -152,16 +147,6 @@ final class QuantizeCommand implements Callable<Integer> {
             }
         }
         return 0;
-    }
-
-    /** Checks --out and creates its staging directory beside it, so an unwritable or protected --out fails now. */
-    private OutputDirectory prepare(List<Path> inputs) throws IOException {
-        try {
-            return OutputDirectory.prepare(out, overwrite, QuantizedCheckpoint::whyNotReplaceable, inputs,
-                    note -> System.err.println("note: " + note));
-        } catch (IOException e) {
-            throw new IOException("--out " + WushCli.message(e), e);
-        }
     }
 
     private JsonObject report(QuantizationConfig config, List<LayerReport> reports, Path dir, long[][] windows, double seconds) {

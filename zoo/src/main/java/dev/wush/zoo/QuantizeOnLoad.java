@@ -63,11 +63,7 @@ final class QuantizeOnLoad {
         if (count < 1) {
             throw new IllegalArgumentException("calibWindows must be at least 1, got " + count);
         }
-        LlamaConfig c = LlamaConfig.load(dir);
-        if (window > c.maxPositionEmbeddings()) {
-            throw new IllegalArgumentException("window " + window + " is longer than the model's context (max_position_embeddings "
-                    + c.maxPositionEmbeddings() + " in " + dir.resolve("config.json") + ")");
-        }
+        LlamaConfig.load(dir).requireWindow("window", window, dir);
         Path file = Path.of(calibration.toString());
         return new Settings(config, window, count, file, TextFiles.read(file, "calibration"));
     }

@@ -195,6 +195,17 @@ public record LlamaConfig(
         return List.copyOf(ids);
     }
 
+    /**
+     * Throws unless a window of {@code length} tokens fits the context ({@code max_position_embeddings});
+     * {@code option} names the setting in the message, {@code modelDir} the config.
+     */
+    public void requireWindow(String option, int length, Path modelDir) {
+        if (length > maxPositionEmbeddings) {
+            throw new IllegalArgumentException(option + " " + length + " is longer than the model's context ("
+                    + "max_position_embeddings " + maxPositionEmbeddings + " in " + modelDir.resolve("config.json") + ")");
+        }
+    }
+
     /** Number of query heads sharing one key/value head. */
     public int groupSize() {
         return numAttentionHeads / numKeyValueHeads;

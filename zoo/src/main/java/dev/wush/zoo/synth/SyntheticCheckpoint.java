@@ -52,6 +52,7 @@ public final class SyntheticCheckpoint {
     private final LlamaConfig llama;
     private final TensorType dtype;
     private final long seed;
+    private final List<ShardedSafeTensorsWriter.Spec> tensors;
 
     /**
      * @param config the model's config.json (a {@link LlamaPresets} entry, possibly with fewer layers)
@@ -66,10 +67,15 @@ public final class SyntheticCheckpoint {
         this.llama = LlamaConfig.parse(this.config, "preset");
         this.dtype = dtype;
         this.seed = seed;
+        this.tensors = plan();
     }
 
     /** Tensors in the order they are written (Hugging Face's: embeddings, blocks, final norm, head). */
     public List<ShardedSafeTensorsWriter.Spec> tensors() {
+        return tensors;
+    }
+
+    private List<ShardedSafeTensorsWriter.Spec> plan() {
         List<ShardedSafeTensorsWriter.Spec> specs = new ArrayList<>();
         for (Map.Entry<String, Shape> e : new LlamaForCausalLM(llama).parameterShapes().entrySet()) {
             if (e.getKey().equals("lm_head.weight") && llama.tieWordEmbeddings()) {
@@ -77,12 +83,12 @@ public final class SyntheticCheckpoint {
             }
             specs.add(new ShardedSafeTensorsWriter.Spec(e.getKey(), dtype, e.getValue()));
         }
-        return specs;
+        return List.copyOf(specs);
     }
 
     /** Bytes of all weights. */
     public long weightBytes() {
-        return tensors().stream().mapToLong(ShardedSafeTensorsWriter.Spec::byteSize).sum();
+        return tensors.stream().mapToLong(ShardedSafeTensorsWriter.Spec::byteSize).sum();
     }
 
     /**
@@ -122,10 +128,10 @@ public final class SyntheticCheckpoint {
             return t;
         });
         long[] written = {0};
-        try (ShardedSafeTensorsWriter out = new ShardedSafeTensorsWriter(dir, tensors(), maxShardBytes, Map.of("format", "pt"))) {
+        try (ShardedSafeTensorsWriter out = new ShardedSafeTensorsWriter(dir, tensors, maxShardBytes, Map.of("format", "pt"))) {
             Future<?> pending = CompletableFuture.completedFuture(null);
             int set = 0;
-            for (ShardedSafeTensorsWriter.Spec spec : tensors()) {
+            for (ShardedSafeTensorsWriter.Spec spec : tensors) {
                 Generator g = generator(spec, massive);
                 long elements = spec.shape().size();
                 long chunks = (elements + CHUNK - 1) / CHUNK;
