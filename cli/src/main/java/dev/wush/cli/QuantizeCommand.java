@@ -20,6 +20,7 @@ import dev.wush.zoo.quant.LlamaQuantizer;
 import dev.wush.zoo.quant.QuantMethod;
 import dev.wush.zoo.quant.QuantizationConfig;
 import dev.wush.zoo.quant.QuantizedCheckpoint;
+import dev.wush.zoo.quant.QuantizedCheckpointWriter;
 import dev.wush.zoo.quant.TransformChoice;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -111,25 +112,50 @@ final class QuantizeCommand implements Callable<Integer> {
                             modelConfig.eosTokenIds().stream().map(Integer::longValue).toList())) {
                 LlamaForCausalLM lm = new LlamaForCausalLM(modelConfig);
                 m.setBlock(lm);
-                LlamaLoader.loadSkeleton(lm, weights, m.getNDManager(), dtype);
+                // the head is copied from the checkpoint into the output, never loaded
+                LlamaLoader.loadSkeleton(lm, weights, m.getNDManager(), dtype, false);
                 long[][] windows = calibration.windows(tokenizer, System.err);
                 int total = lm.config().numHiddenLayers() * 7;
+                String version = WushCli.class.getPackage().getImplementationVersion();
                 List<LayerReport> reports;
-                try (ProgressBar bar = Progress.bar("quantize", total, "layers")) {
+                JsonObject report;
+                double seconds;
+                // each block is written into the staging directory as soon as it is quantized, then freed
+                try (QuantizedCheckpointWriter writer = QuantizedCheckpointWriter.open(lm, dir, target.staging(), config,
+                        QuantizedCheckpoint.DEFAULT_SHARD_BYTES);
+                        ProgressBar bar = Progress.bar("quantize", total, "layers")) {
                     reports = new LlamaQuantizer(config, batch).quantize(lm, m.getNDManager(), windows, (block, blocks, r) -> {
                         bar.setExtraMessage(String.format(Locale.ROOT, "block %d/%d %s", block + 1, blocks,
                                 r.name().substring(r.name().indexOf('.', "model.layers.".length()) + 1)));
                         bar.step();
-                    }, LlamaQuantizer.fromCheckpoint(lm, weights, m.getNDManager(), dtype));
+                    }, LlamaQuantizer.fromCheckpoint(lm, weights, m.getNDManager(), dtype), new LlamaQuantizer.BlockOutput() {
+                        @Override
+                        public void embedded() {
+                            LlamaLoader.parameter(lm, "model.embed_tokens.weight").getArray().close(); // copied from the checkpoint
+                        }
+
+                        @Override
+                        public void blockDone(int block) throws IOException {
+                            try {
+                                writer.writeBlock(block);
+                            } catch (IOException e) { // a full disk: say where, and that nothing was replaced
+                                throw OutOption.writeFailed(out, e);
+                            }
+                            LlamaQuantizer.release(lm, block);
+                        }
+                    });
+                    seconds = (System.nanoTime() - start) / 1e9;
+                    report = report(config, reports, dir, windows, seconds);
+                    try {
+                        writer.finish(reports, version == null ? "development" : version,
+                                Map.of("report.json", new GsonBuilder().setPrettyPrinting().create().toJson(report)));
+                    } catch (IOException e) {
+                        throw OutOption.writeFailed(out, e);
+                    }
                 }
-                double seconds = (System.nanoTime() - start) / 1e9;
-                JsonObject report = report(config, reports, dir, windows, seconds);
-                String version = WushCli.class.getPackage().getImplementationVersion();
                 try {
-                    QuantizedCheckpoint.write(lm, dir, target.staging(), config, reports, version == null ? "development" : version,
-                            Map.of("report.json", new GsonBuilder().setPrettyPrinting().create().toJson(report)));
                     target.commit();
-                } catch (IOException e) { // a full disk, a vanished directory: say where, and that nothing was replaced
+                } catch (IOException e) {
                     throw OutOption.writeFailed(out, e);
                 }
                 double bits = QuantizedCheckpoint.bitsPerWeight(out);

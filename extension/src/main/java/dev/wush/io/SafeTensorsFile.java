@@ -283,7 +283,9 @@ public final class SafeTensorsFile implements AutoCloseable {
         long perRow = rows == 0 ? 0 : shape.size() / rows;
         long chunkRows = Math.max(1, LOAD_CHUNK_BYTES / Math.max(1, perRow * 4));
         if (rows <= chunkRows) {
-            return loadRows(manager, info, 0, rows, target);
+            NDArray out = loadRows(manager, info, 0, rows, target);
+            release(name);
+            return out;
         }
         // a large tensor (an embedding of over 2 GiB included) is converted in row blocks into its place
         NDArray out = manager.zeros(shape, target);
@@ -293,12 +295,28 @@ public final class SafeTensorsFile implements AutoCloseable {
                 try (NDArray part = loadRows(manager, info, r, to, target)) {
                     out.set(new NDIndex(r + ":" + to), part);
                 }
+                release(info, r * perRow * info.type().bytes(), (to - r) * perRow * info.type().bytes());
             }
         } catch (RuntimeException e) {
             out.close();
             throw e;
         }
         return out;
+    }
+
+    /**
+     * Drops the pages of a tensor from this process's resident memory (they stay in the page cache and
+     * are read again if touched): reading a model block by block then keeps one block of the file
+     * resident, not every block read so far. Called by {@link #load}; callers of {@link #bytes} call it
+     * when done with the view.
+     */
+    public void release(String name) throws CheckpointException {
+        TensorInfo info = info(name);
+        release(info, 0, info.byteSize());
+    }
+
+    private void release(TensorInfo info, long from, long bytes) {
+        PageRelease.dontNeed(data.asSlice(info.begin() + from, bytes));
     }
 
     /** Bytes converted per piece when a tensor is loaded in row blocks. */

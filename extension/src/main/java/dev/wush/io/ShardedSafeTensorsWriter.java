@@ -18,15 +18,19 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Streams the weights of a model directory into safetensors shards without holding them: every
- * tensor is declared first (name, type, shape), which fixes the shards and their headers; then the
- * tensors' bytes are written in declaration order, in as many pieces as the caller likes, so a tensor
- * of any size (over 2 GiB included) passes through a small buffer.
+ * Streams the weights of a model directory into safetensors shards without holding them. Tensors are
+ * written one after another, each in as many pieces as the caller likes, so a tensor of any size (over
+ * 2 GiB included) passes through a small buffer. Either every tensor is declared up front (name, type,
+ * shape: {@link #ShardedSafeTensorsWriter(Path, List, long, Map)}), or each is declared just before its
+ * bytes ({@link #open} and {@link #declare}), as a quantizer that learns a block's tensors only once it
+ * has quantized that block needs.
  *
  * <p>Shards fill in declaration order up to {@code maxShardBytes} of data (a larger tensor gets a
- * shard of its own). One shard is written as {@code model.safetensors}; several as
- * {@code model-00001-of-0000N.safetensors} with {@code model.safetensors.index.json}, the Hugging
- * Face layout. Files go straight into {@code dir}, which should be the staging directory of an
+ * shard of its own). Each shard's header is written when the shard is complete, into space reserved
+ * before its data (padded with spaces, as safetensors allows), so nothing is written twice. One shard
+ * becomes {@code model.safetensors}; several become {@code model-00001-of-0000N.safetensors} with
+ * {@code model.safetensors.index.json}, the Hugging Face layout (shards are renamed when N is known).
+ * Files go straight into {@code dir}, which should be the staging directory of an
  * {@link OutputDirectory}: the directory swap makes the result appear whole.
  */
 public final class ShardedSafeTensorsWriter implements AutoCloseable {
@@ -43,52 +47,91 @@ public final class ShardedSafeTensorsWriter implements AutoCloseable {
     private record Placed(Spec spec, int shard, long begin) {}
 
     private final Path dir;
+    private final long maxShardBytes;
+    private final long headerReserve; // bytes after the length prefix and before the data; 0: exact (all declared)
     private final List<Placed> placed = new ArrayList<>();
-    private final List<String> shardNames = new ArrayList<>();
     private final List<List<Placed>> shards = new ArrayList<>();
+    private final java.util.Set<String> names = new java.util.HashSet<>();
     private final Map<String, String> metadata;
-    private int next;          // index into placed of the tensor being written
+    private long shardBytes;    // data bytes placed in the last shard
+    private int next;           // index into placed of the tensor being written
     private long writtenOfNext; // bytes of it written so far
     private FileChannel channel;
     private int openShard = -1;
+    private long reservedOfOpen;
+    private boolean finished;
     private final ByteBuffer buffer = ByteBuffer.allocateDirect(1 << 20);
 
     /**
+     * A writer of tensors all declared now.
+     *
      * @param tensors in the order their data will be written
      * @param maxShardBytes data bytes per shard at most (5 GB is the hub's usual limit)
      * @param metadata the {@code __metadata__} of every shard, e.g. {@code format: pt}
      */
     public ShardedSafeTensorsWriter(Path dir, List<Spec> tensors, long maxShardBytes, Map<String, String> metadata) {
+        this(dir, maxShardBytes, metadata, 0);
         if (tensors.isEmpty()) {
             throw new IllegalArgumentException("no tensors to write");
         }
-        this.dir = dir;
-        this.metadata = new LinkedHashMap<>(metadata);
-        List<Placed> current = new ArrayList<>();
-        long size = 0;
-        for (Spec spec : tensors) {
-            long bytes = spec.byteSize();
-            if (!current.isEmpty() && size + bytes > maxShardBytes) {
-                shards.add(current);
-                current = new ArrayList<>();
-                size = 0;
-            }
-            Placed p = new Placed(spec, shards.size(), size);
-            current.add(p);
-            placed.add(p);
-            size += bytes;
-        }
-        shards.add(current);
-        int n = shards.size();
-        for (int i = 0; i < n; i++) {
-            shardNames.add(n == 1 ? SafeTensorsCheckpoint.SINGLE_FILE
-                    : String.format("model-%05d-of-%05d.safetensors", i + 1, n));
-        }
+        tensors.forEach(this::declare);
     }
 
-    /** Names of the shard files, in order. */
+    private ShardedSafeTensorsWriter(Path dir, long maxShardBytes, Map<String, String> metadata, long headerReserve) {
+        this.dir = dir;
+        this.maxShardBytes = maxShardBytes;
+        this.metadata = new LinkedHashMap<>(metadata);
+        this.headerReserve = headerReserve;
+    }
+
+    /**
+     * A writer whose tensors are declared one at a time with {@link #declare}, each before its bytes.
+     * Every shard reserves room for the header of {@code possible}: every tensor that may be written
+     * (a superset is fine), so that any shard's header fits.
+     */
+    public static ShardedSafeTensorsWriter open(Path dir, long maxShardBytes, Map<String, String> metadata, List<Spec> possible) {
+        return new ShardedSafeTensorsWriter(dir, maxShardBytes, metadata, headerBound(metadata, possible));
+    }
+
+    /**
+     * Declares the next tensor; its bytes follow all tensors declared before it. It goes into the
+     * current shard unless that would exceed the shard limit.
+     */
+    public void declare(Spec spec) {
+        if (finished) {
+            throw new IllegalStateException("tensor '" + spec.name() + "' declared after finish()");
+        }
+        if (!names.add(spec.name())) {
+            throw new IllegalArgumentException("tensor '" + spec.name() + "' declared twice");
+        }
+        long bytes = spec.byteSize();
+        if (shards.isEmpty() || (!shards.getLast().isEmpty() && shardBytes + bytes > maxShardBytes)) {
+            shards.add(new ArrayList<>());
+            shardBytes = 0;
+        }
+        Placed p = new Placed(spec, shards.size() - 1, shardBytes);
+        shards.getLast().add(p);
+        placed.add(p);
+        shardBytes += bytes;
+    }
+
+    /** A header length that any header of a subset of {@code specs}, at any offsets, stays within. */
+    static long headerBound(Map<String, String> metadata, List<Spec> specs) {
+        return header(metadata, specs, Long.MAX_VALUE / 2).length + 8;
+    }
+
+    /** Names of the shard files, in order (known once all tensors are declared). */
     public List<String> shardNames() {
-        return List.copyOf(shardNames);
+        int n = shards.size();
+        List<String> result = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            result.add(n == 1 ? SafeTensorsCheckpoint.SINGLE_FILE : String.format("model-%05d-of-%05d.safetensors", i + 1, n));
+        }
+        return result;
+    }
+
+    private Path partialFile(int shard) {
+        return dir.resolve(String.format(".shard-%05d.partial", shard + 1));
     }
 
     /** The next tensor whose bytes are expected, or null when all are written. */
@@ -126,6 +169,17 @@ public final class ShardedSafeTensorsWriter implements AutoCloseable {
         }
     }
 
+    /** Appends bytes from native memory (a view of another checkpoint's mapping, say), of any size. */
+    public void write(String name, java.lang.foreign.MemorySegment bytes) throws IOException {
+        long step = 64L << 20;
+        for (long at = 0; at < bytes.byteSize(); at += step) {
+            write(name, bytes.asSlice(at, Math.min(step, bytes.byteSize() - at)).asByteBuffer());
+        }
+        if (bytes.byteSize() == 0) {
+            write(name, ByteBuffer.allocate(0));
+        }
+    }
+
     /** Writes the whole tensor at once. */
     public void write(String name, byte[] bytes) throws IOException {
         write(name, ByteBuffer.wrap(bytes));
@@ -136,17 +190,14 @@ public final class ShardedSafeTensorsWriter implements AutoCloseable {
             return;
         }
         closeShard();
-        Path file = dir.resolve(shardNames.get(shard));
-        channel = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        channel = FileChannel.open(partialFile(shard), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         openShard = shard;
-        byte[] header = header(shards.get(shard));
-        ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).flip();
-        writeFully(len);
-        writeFully(ByteBuffer.wrap(header));
+        reservedOfOpen = headerReserve > 0 ? headerReserve : header(metadata, specs(shard), 0).length;
+        channel.position(8 + reservedOfOpen); // the header goes in front when the shard is complete
     }
 
-    private byte[] header(List<Placed> tensors) {
-        return header(metadata, tensors.stream().map(Placed::spec).toList());
+    private List<Spec> specs(int shard) {
+        return shards.get(shard).stream().map(Placed::spec).toList();
     }
 
     /**
@@ -154,6 +205,11 @@ public final class ShardedSafeTensorsWriter implements AutoCloseable {
      * the data section starts 8-byte aligned.
      */
     static byte[] header(Map<String, String> metadata, List<Spec> tensors) {
+        return header(metadata, tensors, 0);
+    }
+
+    /** As {@link #header(Map, List)}; a positive {@code fixedOffset} puts that number in every offset (for a size bound). */
+    private static byte[] header(Map<String, String> metadata, List<Spec> tensors, long fixedOffset) {
         JsonObject header = new JsonObject();
         if (!metadata.isEmpty()) {
             JsonObject meta = new JsonObject();
@@ -170,9 +226,9 @@ public final class ShardedSafeTensorsWriter implements AutoCloseable {
             }
             t.add("shape", shape);
             JsonArray offsets = new JsonArray();
-            offsets.add(offset);
+            offsets.add(fixedOffset > 0 ? fixedOffset : offset);
             offset += spec.byteSize();
-            offsets.add(offset);
+            offsets.add(fixedOffset > 0 ? fixedOffset : offset);
             t.add("data_offsets", offsets);
             header.add(spec.name(), t);
         }
@@ -195,32 +251,61 @@ public final class ShardedSafeTensorsWriter implements AutoCloseable {
         }
     }
 
+    /** Writes the open shard's header into the space reserved in front of its data. */
     private void closeShard() throws IOException {
-        if (channel != null) {
-            flush();
-            channel.close();
-            channel = null;
+        if (channel == null) {
+            return;
         }
+        flush();
+        byte[] json = header(metadata, specs(openShard), 0);
+        if (json.length > reservedOfOpen) {
+            throw new IllegalStateException("shard " + (openShard + 1) + ": header of " + json.length
+                    + " bytes exceeds the " + reservedOfOpen + " reserved (a tensor outside the declared possible set?)");
+        }
+        byte[] padded = new byte[(int) reservedOfOpen];
+        java.util.Arrays.fill(padded, (byte) ' ');
+        System.arraycopy(json, 0, padded, 0, json.length);
+        ByteBuffer head = ByteBuffer.allocate(8 + padded.length).order(ByteOrder.LITTLE_ENDIAN).putLong(padded.length).put(padded).flip();
+        long at = 0;
+        while (head.hasRemaining()) {
+            at += channel.write(head, at);
+        }
+        channel.close();
+        channel = null;
     }
 
     /**
-     * Finishes the last shard and writes the index (for several shards); every declared tensor must
-     * have been written in full.
+     * Finishes the last shard, gives the shards their final names and writes the index (for several
+     * shards); every declared tensor must have been written in full.
      */
     public void finish() throws IOException {
         if (expected() != null) {
             throw new IllegalStateException("tensor '" + expected().name() + "' was not written"
                     + (writtenOfNext > 0 ? " in full" : ""));
         }
+        if (placed.isEmpty()) {
+            throw new IllegalStateException("no tensors were written");
+        }
         closeShard();
-        if (shardNames.size() > 1) {
+        for (int i = 0; i < shards.size(); i++) {
+            if (!Files.exists(partialFile(i))) { // a shard of only empty tensors had no bytes to write
+                ensureShard(i);
+                closeShard();
+            }
+        }
+        finished = true;
+        List<String> final_ = shardNames();
+        for (int i = 0; i < final_.size(); i++) {
+            Files.move(partialFile(i), dir.resolve(final_.get(i)));
+        }
+        if (final_.size() > 1) {
             JsonObject index = new JsonObject();
             JsonObject meta = new JsonObject();
             meta.addProperty("total_size", placed.stream().mapToLong(p -> p.spec().byteSize()).sum());
             index.add("metadata", meta);
             JsonObject map = new JsonObject();
             for (Placed p : placed) {
-                map.addProperty(p.spec().name(), shardNames.get(p.shard()));
+                map.addProperty(p.spec().name(), final_.get(p.shard()));
             }
             index.add("weight_map", map);
             Files.writeString(dir.resolve(SafeTensorsCheckpoint.INDEX_FILE),

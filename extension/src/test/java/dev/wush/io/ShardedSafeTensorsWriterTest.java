@@ -60,6 +60,39 @@ class ShardedSafeTensorsWriterTest {
     }
 
     @Test
+    void tensorsDeclaredAsTheyComeFillShardsWhoseHeadersAreWrittenLast() throws IOException {
+        List<ShardedSafeTensorsWriter.Spec> possible = List.of(
+                new ShardedSafeTensorsWriter.Spec("layer.0.qweight", TensorType.U8, new Shape(300)),
+                new ShardedSafeTensorsWriter.Spec("layer.0.transform", TensorType.F32, new Shape(2, 4, 4)),
+                new ShardedSafeTensorsWriter.Spec("layer.1.qweight", TensorType.U8, new Shape(300)),
+                new ShardedSafeTensorsWriter.Spec("layer.1.transform", TensorType.F32, new Shape(2, 4, 4)),
+                new ShardedSafeTensorsWriter.Spec("norm", TensorType.BF16, new Shape(50)));
+        try (ShardedSafeTensorsWriter w = ShardedSafeTensorsWriter.open(dir, 500, Map.of("format", "pt"), possible)) {
+            // layer 0 turns out to need a transform, layer 1 not: known only once each is quantized
+            for (var spec : List.of(possible.get(0), possible.get(1), possible.get(2), possible.get(4))) {
+                w.declare(spec);
+                w.write(spec.name(), bytes((int) spec.byteSize(), spec.name().length()));
+            }
+            IllegalArgumentException twice = assertThrows(IllegalArgumentException.class, () -> w.declare(possible.get(0)));
+            assertTrue(twice.getMessage().contains("declared twice"), twice.getMessage());
+            w.finish();
+            assertEquals(List.of("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"), w.shardNames());
+        }
+        try (java.util.stream.Stream<Path> files = Files.list(dir)) {
+            assertEquals(3, files.count(), "two shards and the index, no partial files");
+        }
+        try (SafeTensorsCheckpoint c = SafeTensorsCheckpoint.open(dir)) {
+            assertEquals(java.util.Set.of("layer.0.qweight", "layer.0.transform", "layer.1.qweight", "norm"), c.names());
+            for (String name : c.names()) {
+                assertArrayEquals(bytes((int) c.info(name).byteSize(), name.length()),
+                        c.file(name).bytes(name).toArray(ValueLayout.JAVA_BYTE), name);
+            }
+            assertEquals(new Shape(2, 4, 4), c.info("layer.0.transform").shape());
+            assertEquals(c.file("layer.1.qweight").path(), c.file("norm").path());
+        }
+    }
+
+    @Test
     void oneShardIsTheSingleFileLayout() throws IOException {
         try (ShardedSafeTensorsWriter w = new ShardedSafeTensorsWriter(dir,
                 List.of(new ShardedSafeTensorsWriter.Spec("x", TensorType.F32, new Shape(2))), 1 << 30, Map.of())) {

@@ -123,6 +123,38 @@ class LayerAlgorithmsTest {
         }
     }
 
+    @Test
+    void blockDiagonalHessianIsTheFullOnesDiagonalBlocksAndRtnGivesTheSameLayer() {
+        int in = 43; // not a multiple of the block: the last block is zero-padded
+        Layer layer = syntheticLayer(11, 200, 24, in, 6);
+        int d = 16;
+        double[] blocks;
+        try (HessianAccumulator acc = new HessianAccumulator(manager, in, d)) {
+            acc.add(manager.create(java.util.Arrays.copyOfRange(layer.x(), 0, 70 * in), new Shape(70, in)));
+            acc.add(manager.create(java.util.Arrays.copyOfRange(layer.x(), 70 * in, 200 * in), new Shape(130, in)));
+            assertEquals(d, acc.blockSize());
+            blocks = acc.hessian();
+        }
+        assertEquals(3 * d * d, blocks.length);
+        for (int b = 0; b < 3; b++) {
+            for (int i = 0; i < d; i++) {
+                for (int j = 0; j < d; j++) {
+                    int r = b * d + i;
+                    int c = b * d + j;
+                    double full = r < in && c < in ? layer.h()[r * in + c] : 0;
+                    assertEquals(full, blocks[(b * d + i) * d + j], 1e-12 * (1 + Math.abs(full)), "block " + b + " (" + i + ", " + j + ")");
+                }
+            }
+        }
+        LayerInput diagonal = new LayerInput("l", layer.w(), layer.out(), in, blocks, d);
+        for (TransformKind kind : List.of(TransformKind.WUSH, TransformKind.WUS, TransformKind.HADAMARD)) {
+            assertArrayEquals(Rtn.quantize(layer.input("l"), Nvfp4.FIXED, kind, 2).dequantized(),
+                    Rtn.quantize(diagonal, Nvfp4.FIXED, kind, 2).dequantized(), 1e-6f, kind.label());
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Gptq.quantize(diagonal, Nvfp4.FIXED, TransformKind.WUSH, 0));
+        assertTrue(e.getMessage().contains("full Hessian"), e.getMessage());
+    }
+
     @ParameterizedTest
     @EnumSource(value = Format.class)
     void gptqWithTheIdentityTransformIsPlainGptq(Format format) {

@@ -43,6 +43,9 @@ public final class Gptq {
         int p = Padding.padded(layer.in(), d);
         int out = layer.out();
         int blocks = p / d;
+        if (layer.hessianBlock() != 0) {
+            throw new IllegalArgumentException(layer.name() + ": GPTQ needs the full Hessian, not its diagonal blocks");
+        }
         double[] w = layer.paddedWeight(p);                              // (out, p), updated in place
         double[] h = Padding.square(layer.hessian(), layer.in(), p);     // (p, p)
         DMatrixRMaj l = inverseHessianCholesky(h, p);                    // (p, p) lower

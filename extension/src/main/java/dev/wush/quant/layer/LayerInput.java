@@ -5,18 +5,30 @@ import org.ejml.data.DMatrixRMaj;
 
 /**
  * What quantizing one linear layer needs: its weight (out, in) and the Hessian of its inputs
- * {@code H = XᵀX / n} (in, in), both row-major.
+ * {@code H = XᵀX / n}, both row-major: the whole (in, in) matrix, or — all that RTN's per-block
+ * transforms read — only its diagonal blocks of {@code hessianBlock} features, (blocks, d, d) over the
+ * inputs zero-padded to a multiple of d.
  *
  * @param name names the layer in errors and reports
+ * @param hessianBlock 0 for a full Hessian, else the size d of its diagonal blocks
  */
-public record LayerInput(String name, float[] weight, int out, int in, double[] hessian) {
+public record LayerInput(String name, float[] weight, int out, int in, double[] hessian, int hessianBlock) {
+
+    /** A layer with its full (in, in) Hessian. */
+    public LayerInput(String name, float[] weight, int out, int in, double[] hessian) {
+        this(name, weight, out, in, hessian, 0);
+    }
 
     public LayerInput {
         if (weight.length != (long) out * in) {
             throw new IllegalArgumentException(name + ": weight has " + weight.length + " values, not " + new Shape(out, in));
         }
-        if (hessian.length != (long) in * in) {
+        if (hessianBlock == 0 && hessian.length != (long) in * in) {
             throw new IllegalArgumentException(name + ": Hessian has " + hessian.length + " values, not " + new Shape(in, in));
+        }
+        if (hessianBlock > 0 && hessian.length != (long) Padding.padded(in, hessianBlock) * hessianBlock) {
+            throw new IllegalArgumentException(name + ": block-diagonal Hessian has " + hessian.length + " values, not "
+                    + new Shape(Padding.padded(in, hessianBlock) / hessianBlock, hessianBlock, hessianBlock));
         }
         for (int i = 0; i < weight.length; i++) {
             if (!Float.isFinite(weight[i])) {
@@ -29,6 +41,49 @@ public record LayerInput(String name, float[] weight, int out, int in, double[] 
                 throw new IllegalArgumentException("calibration inputs of " + name + " contain NaN or infinity");
             }
         }
+    }
+
+    /**
+     * The diagonal block [start, start+d)² of the Hessian of the inputs zero-padded to {@code p}
+     * features, read from whichever form this layer holds.
+     */
+    DMatrixRMaj hessianBlock(int start, int d) {
+        DMatrixRMaj b = new DMatrixRMaj(d, d);
+        if (hessianBlock > 0) {
+            if (hessianBlock != d || start % d != 0) {
+                throw new IllegalArgumentException(name + ": Hessian blocks of " + hessianBlock + " features, asked for " + d);
+            }
+            System.arraycopy(hessian, start * d, b.data, 0, d * d); // block start/d begins at (start/d)·d·d
+            return b;
+        }
+        for (int i = 0; i < d && start + i < in; i++) {
+            for (int j = 0; j < d && start + j < in; j++) {
+                b.data[i * d + j] = hessian[(start + i) * in + start + j];
+            }
+        }
+        return b;
+    }
+
+    /** {@code W_iᵀ W_i / out} of the input features [start, start+d) (zero beyond {@code in}), from the float weight. */
+    DMatrixRMaj weightGram(int start, int d) {
+        DMatrixRMaj g = new DMatrixRMaj(d, d);
+        int width = Math.min(d, in - start);
+        for (int r = 0; r < out; r++) {
+            int off = r * in + start;
+            for (int i = 0; i < width; i++) {
+                double wi = weight[off + i];
+                if (wi == 0) {
+                    continue;
+                }
+                for (int j = 0; j < width; j++) {
+                    g.data[i * d + j] += wi * weight[off + j];
+                }
+            }
+        }
+        for (int i = 0; i < g.data.length; i++) {
+            g.data[i] /= out;
+        }
+        return g;
     }
 
     /** The weight zero-padded to {@code paddedIn} columns, as float64. */

@@ -31,12 +31,9 @@ public final class Rtn {
     /** The transforms of every block of d input features, each from the block's own statistics. */
     public static LayerTransform transforms(LayerInput layer, int d, TransformKind kind, long seed) {
         int p = Padding.padded(layer.in(), d);
-        double[] w = layer.paddedWeight(p);
-        double[] h = Padding.square(layer.hessian(), layer.in(), p);
         List<BlockTransform> blocks = new ArrayList<>();
-        for (int b = 0; b < p / d; b++) {
-            blocks.add(Transforms.block(kind, b, LayerInput.weightGram(w, layer.out(), p, b * d, d),
-                    LayerInput.diagonalBlock(h, p, b * d, d), seed));
+        for (int b = 0; b < p / d; b++) { // only the diagonal blocks of H are read
+            blocks.add(Transforms.block(kind, b, layer.weightGram(b * d, d), layer.hessianBlock(b * d, d), seed));
         }
         return new LayerTransform(kind, d, blocks);
     }

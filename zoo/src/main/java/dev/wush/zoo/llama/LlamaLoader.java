@@ -8,6 +8,7 @@ import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import dev.wush.io.CheckpointException;
 import dev.wush.io.SafeTensorsCheckpoint;
+import dev.wush.io.TensorInfo;
 import dev.wush.nn.BlockPaths;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -56,6 +57,17 @@ public final class LlamaLoader {
     public static void loadSkeleton(
             LlamaForCausalLM lm, SafeTensorsCheckpoint checkpoint, NDManager manager, DataType dtype)
             throws CheckpointException {
+        loadSkeleton(lm, checkpoint, manager, dtype, true);
+    }
+
+    /**
+     * As {@link #loadSkeleton(LlamaForCausalLM, SafeTensorsCheckpoint, NDManager, DataType)}; without
+     * {@code head} an untied LM head is checked but not loaded (a quantizer that writes the head
+     * straight from the checkpoint never needs it in memory).
+     */
+    public static void loadSkeleton(
+            LlamaForCausalLM lm, SafeTensorsCheckpoint checkpoint, NDManager manager, DataType dtype, boolean head)
+            throws CheckpointException {
         Map<String, Shape> shapes = lm.parameterShapes();
         Set<String> unexpected = new TreeSet<>(checkpoint.names());
         unexpected.removeAll(shapes.keySet());
@@ -79,6 +91,14 @@ public final class LlamaLoader {
                     throw new CheckpointException(
                             checkpoint.directory() + ": tensor 'lm_head.weight': missing tensor"
                                     + " (config.json has tie_word_embeddings=false)");
+                }
+                if (!head && name.equals("lm_head.weight")) {
+                    TensorInfo info = checkpoint.info(name);
+                    if (!info.shape().equals(e.getValue())) {
+                        throw new CheckpointException(checkpoint.file(name).path() + ": tensor '" + name + "': shape "
+                                + info.shape() + " but the model needs " + e.getValue());
+                    }
+                    continue;
                 }
                 array = finite(checkpoint.load(manager, name, e.getValue(), dtype), checkpoint.file(name).path(), name);
             }

@@ -63,7 +63,7 @@ public final class BlockQuantizer {
             for (String path : paths) {
                 Linear linear = (Linear) BlockPaths.find(root, path);
                 int in = (int) LinearQuantizer.weight(linear).getShape().get(1);
-                HessianAccumulator acc = new HessianAccumulator(work, in);
+                HessianAccumulator acc = LinearQuantizer.accumulator(config, work, in);
                 Activations sample = new Activations(in);
                 hessians.put(path, acc);
                 samples.put(path, sample);
@@ -85,7 +85,7 @@ public final class BlockQuantizer {
             for (String path : paths) {
                 Linear linear = originals.get(path);
                 String current = BlockPaths.pathOf(root, linear);
-                reports.add(linears.quantizeAndReplace(root, manager, work, current, linear, hessians.get(path).hessian(),
+                reports.add(linears.quantizeAndReplace(root, manager, work, current, linear, hessians.get(path),
                         samples.get(path), kurtosisChoice.get(path), kurtosisReason.get(path)));
             }
         }

@@ -10,6 +10,7 @@ import dev.wush.calib.Activations;
 import dev.wush.nn.BlockPaths;
 import dev.wush.quant.block.WushLinear;
 import dev.wush.quant.layer.Gptq;
+import dev.wush.quant.layer.HessianAccumulator;
 import dev.wush.quant.layer.LayerError;
 import dev.wush.quant.layer.LayerInput;
 import dev.wush.quant.layer.QuantizedLayer;
@@ -28,13 +29,13 @@ final class LinearQuantizer {
     }
 
     LayerReport quantizeAndReplace(Block root, NDManager manager, NDManager work, String name, Linear linear,
-            double[] hessian, Activations sample, TransformKind kurtosisKind, String kurtosisReason) {
+            HessianAccumulator hessian, Activations sample, TransformKind kurtosisKind, String kurtosisReason) {
         long start = System.nanoTime();
         NDArray w = weight(linear);
         int out = (int) w.getShape().get(0);
         int in = (int) w.getShape().get(1);
         float[] weight = w.toType(DataType.FLOAT32, false).toFloatArray();
-        LayerInput input = new LayerInput(name, weight, out, in, hessian);
+        LayerInput input = new LayerInput(name, weight, out, in, hessian.hessian(), hessian.blockSize());
         float[] x = sample.values();
         int rows = sample.rows();
         Map<String, Double> candidates = new LinkedHashMap<>();
@@ -77,6 +78,14 @@ final class LinearQuantizer {
         return config.method() == QuantMethod.GPTQ
                 ? Gptq.quantize(input, config.format(), kind, config.seed())
                 : Rtn.quantize(input, config.format(), kind, config.seed());
+    }
+
+    /**
+     * A Hessian accumulator for this configuration: RTN reads only the diagonal blocks of a group's
+     * size, GPTQ the whole matrix.
+     */
+    static HessianAccumulator accumulator(QuantizationConfig config, NDManager work, int in) {
+        return new HessianAccumulator(work, in, config.method() == QuantMethod.RTN ? config.format().groupSize() : 0);
     }
 
     static NDArray weight(Block linear) {

@@ -10,6 +10,7 @@ import dev.wush.calib.Activations;
 import dev.wush.calib.InputRecorder;
 import dev.wush.io.SafeTensorsCheckpoint;
 import dev.wush.nn.BlockPaths;
+import dev.wush.nn.ReleasedBlock;
 import dev.wush.quant.layer.HessianAccumulator;
 import dev.wush.quant.transform.TransformKind;
 import dev.wush.zoo.calib.DecoderInputs;
@@ -52,6 +53,41 @@ public final class LlamaQuantizer {
 
         /** One linear's full-precision weight (out, in), for a pass over all of them before quantizing (kurtosis). */
         NDArray weight(String path) throws IOException;
+    }
+
+    /**
+     * Told as the pipeline goes, so that a streaming writer may save each block as soon as it is
+     * quantized and free it ({@link #release}): memory then never holds the quantized model either.
+     */
+    public interface BlockOutput {
+        /** The calibration windows are embedded: the embedding table is not needed by the pipeline again. */
+        default void embedded() throws IOException {}
+
+        /** Decoder block {@code block} is quantized and has produced the next block's inputs. */
+        void blockDone(int block) throws IOException;
+    }
+
+    /**
+     * Frees decoder block {@code block} of {@code lm} after it was written out: its quantized linears
+     * are replaced by {@link ReleasedBlock}s (running them is a clear error) and its other arrays closed.
+     */
+    public static void release(LlamaForCausalLM lm, int block) {
+        String prefix = "model.layers." + block + ".";
+        for (String name : lm.parameterShapes().keySet()) {
+            if (name.startsWith(prefix)) {
+                int dot = name.lastIndexOf('.');
+                ai.djl.nn.Parameter p = BlockPaths.find(lm, name.substring(0, dot)).getParameters().get(name.substring(dot + 1));
+                if (p != null && p.isInitialized()) { // a quantized linear has none: its packed memory goes with it
+                    p.getArray().close();
+                }
+            }
+        }
+        for (String name : DecoderInputs.LINEARS) {
+            if (BlockPaths.replace(lm, prefix + name, new ReleasedBlock(prefix + name)) instanceof dev.wush.quant.block.WushLinear wl
+                    && wl.bias() != null) {
+                wl.bias().close();
+            }
+        }
     }
 
     /** Linears whose inputs are the same array and share one Hessian. */
@@ -105,6 +141,15 @@ public final class LlamaQuantizer {
      */
     public List<LayerReport> quantize(LlamaForCausalLM lm, NDManager manager, long[][] windows, Listener listener,
             BlockWeights weights) throws IOException {
+        return quantize(lm, manager, windows, listener, weights, block -> {});
+    }
+
+    /**
+     * As {@link #quantize(LlamaForCausalLM, NDManager, long[][], Listener, BlockWeights)}, telling
+     * {@code output} as each block is done (a streaming writer).
+     */
+    public List<LayerReport> quantize(LlamaForCausalLM lm, NDManager manager, long[][] windows, Listener listener,
+            BlockWeights weights, BlockOutput output) throws IOException {
         LlamaModel model = lm.model();
         int blocks = lm.config().numHiddenLayers();
         int length = windows[0].length;
@@ -134,6 +179,7 @@ public final class LlamaQuantizer {
                 hidden.add(model.child("embed_tokens").forward(ps, new NDList(work.create(chunk)), false).head());
             }
             NDList positions = model.positionInputs(work, 0, length, hidden.getFirst().getDataType());
+            output.embedded();
             for (int b = 0; b < blocks; b++) {
                 String prefix = "model.layers." + b + ".";
                 LlamaDecoderLayer layer = model.layers().layer(b);
@@ -156,7 +202,7 @@ public final class LlamaQuantizer {
                     }
                     String group = INPUT_GROUP.get(e.getKey());
                     LayerReport report = linears.quantizeAndReplace(lm, manager, work, name, e.getValue(),
-                            hessians.get(group).hessian(), samples.get(group), kurtosisChoice.get(name), kurtosisReason.get(name));
+                            hessians.get(group), samples.get(group), kurtosisChoice.get(name), kurtosisReason.get(name));
                     LinearQuantizer.weight(e.getValue()).close(); // replaced: its full-precision weight is not needed again
                     reports.add(report);
                     listener.layerDone(b, blocks, report);
@@ -168,6 +214,7 @@ public final class LlamaQuantizer {
                     h.close();
                 }
                 hidden = next;
+                output.blockDone(b);
             }
         }
         return reports;
@@ -182,7 +229,7 @@ public final class LlamaQuantizer {
             Linear linear = (Linear) BlockPaths.find(lm, prefix + name);
             int in = (int) LinearQuantizer.weight(linear).getShape().get(1);
             String group = INPUT_GROUP.get(name);
-            HessianAccumulator acc = hessians.computeIfAbsent(group, g -> new HessianAccumulator(work, in));
+            HessianAccumulator acc = hessians.computeIfAbsent(group, g -> LinearQuantizer.accumulator(config, work, in));
             Activations sample = samples.computeIfAbsent(group, g -> new Activations(in));
             NDArray[] last = lastSeen.computeIfAbsent(group, g -> new NDArray[1]);
             originals.put(name, linear);
