@@ -50,6 +50,7 @@ final class GenerateCommand implements Callable<Integer> {
                 TextTokenizer tokenizer = LlamaModelLoader.tokenizer(zoo);
                 NDManager manager = zoo.getNDManager().newSubManager()) {
             LlamaForCausalLM lm = (LlamaForCausalLM) zoo.getBlock();
+            MemoryMarks.mark("loaded", null);
             TextGenerator generator = new TextGenerator(lm, config, tokenizer.eosIds(), lm.config().maxPositionEmbeddings());
             long[] ids = tokenizer.encodeWithBos(prompt);
             generator.checkPrompt(ids); // before anything is printed
@@ -72,6 +73,7 @@ final class GenerateCommand implements Callable<Integer> {
             System.out.println();
             System.err.printf(Locale.ROOT, "%d prompt tokens, %d generated in %.2f s (%.1f tokens/s)%n",
                     ids.length, count[0], seconds, count[0] / seconds);
+            MemoryMarks.mark("generated", String.format(Locale.ROOT, "prompt=%d tokens=%d seconds=%.3f", ids.length, count[0], seconds));
         }
         return 0;
     }

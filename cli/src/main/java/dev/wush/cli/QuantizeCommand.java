@@ -112,7 +112,7 @@ final class QuantizeCommand implements Callable<Integer> {
                             modelConfig.eosTokenIds().stream().map(Integer::longValue).toList())) {
                 LlamaForCausalLM lm = new LlamaForCausalLM(modelConfig);
                 m.setBlock(lm);
-                // the head is copied from the checkpoint into the output, never loaded
+                // the head is copied from the checkpoint into the output, never loaded; a 16-bit embedding is read in place
                 LlamaLoader.loadSkeleton(lm, weights, m.getNDManager(), dtype, false);
                 long[][] windows = calibration.windows(tokenizer, System.err);
                 int total = lm.config().numHiddenLayers() * 7;
@@ -131,7 +131,10 @@ final class QuantizeCommand implements Callable<Integer> {
                     }, LlamaQuantizer.fromCheckpoint(lm, weights, m.getNDManager(), dtype), new LlamaQuantizer.BlockOutput() {
                         @Override
                         public void embedded() {
-                            LlamaLoader.parameter(lm, "model.embed_tokens.weight").getArray().close(); // copied from the checkpoint
+                            ai.djl.nn.Parameter table = LlamaLoader.parameter(lm, "model.embed_tokens.weight");
+                            if (table.isInitialized()) { // a float32 table (else it is looked up in the mapping)
+                                table.getArray().close(); // the writer copies it from the checkpoint
+                            }
                         }
 
                         @Override

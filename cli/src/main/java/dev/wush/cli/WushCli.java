@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
         versionProvider = WushCli.Version.class,
         description = "Data-aware FP4 quantization of Llama-family models for Deep Java Library.",
         subcommands = {EvalCommand.class, GenerateCommand.class, LayerReportCommand.class, QuantizeCommand.class, BenchQuantCommand.class,
-            MakeModelCommand.class,
+            MakeModelCommand.class, BenchScaleCommand.class,
             CommandLine.HelpCommand.class})
 public final class WushCli {
 
@@ -30,7 +30,9 @@ public final class WushCli {
         cli.setExecutionExceptionHandler(WushCli::report);
         cli.setParameterExceptionHandler(WushCli::usage);
         try {
-            return cli.execute(args);
+            int code = cli.execute(args);
+            MemoryMarks.mark("exit", "code=" + code);
+            return code;
         } catch (OutOfMemoryError e) {
             System.err.println("wush: error: out of memory; give Java more with WUSH_JAVA_OPTS=-Xmx<size>"
                     + " or use smaller --batch/--window values");

@@ -69,6 +69,22 @@ class SafeTensorsFileTest {
     }
 
     @Test
+    void widensEveryBf16BitPatternExactlyAcrossPieces() {
+        int n = 65536 + 1000; // every pattern, then more: two pieces
+        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            java.lang.foreign.MemorySegment raw = arena.allocate(2L * n);
+            for (int i = 0; i < n; i++) {
+                raw.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN), 2L * i, (short) i);
+            }
+            java.lang.foreign.MemorySegment wide = arena.allocate(4L * n);
+            SafeTensorsFile.widenBf16(raw, wide, n);
+            for (int i = 0; i < n; i++) {
+                assertEquals((i & 0xFFFF) << 16, wide.getAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, i), "pattern " + i);
+            }
+        }
+    }
+
+    @Test
     void convertsBf16AndF16ToFloat32() throws IOException {
         // 1.5 is 0x3FC0 in bfloat16 and 0x3E00 in float16; -2 is 0xC000 in both
         byte[] bf16 = shorts(0x3FC0, 0xC000, 0x0000);

@@ -230,6 +230,81 @@ class QuantizedCheckpointTest {
         assertTrue(report.getAsJsonObject("layers").getAsJsonObject("model.layers.0.mlp.up_proj").has("calibration_error"));
     }
 
+    /**
+     * What {@code wush quantize} does — the skeleton without the head (a bf16 embedding looked up in the
+     * mapping), each block written as soon as it is quantized and then freed — writes exactly the
+     * tensors that saving the fully loaded, quantized model writes; and the released blocks are gone.
+     */
+    @Test
+    void streamingBlockByBlockWritesWhatSavingTheWholeModelWrites() throws Exception {
+        JsonObject small = dev.wush.zoo.synth.LlamaPresets.config("llama-3.2-1b");
+        for (String[] kv : new String[][] {{"hidden_size", "64"}, {"intermediate_size", "160"}, {"num_hidden_layers", "3"},
+            {"num_attention_heads", "4"}, {"num_key_value_heads", "2"}, {"head_dim", "16"}, {"vocab_size", "600"},
+            {"bos_token_id", "1"}, {"max_position_embeddings", "256"}}) {
+            small.addProperty(kv[0], Integer.parseInt(kv[1]));
+        }
+        small.add("eos_token_id", JsonParser.parseString("[2]"));
+        for (boolean tied : new boolean[] {false, true}) {
+            small.addProperty("tie_word_embeddings", tied);
+            Path source = Files.createDirectory(tmp.resolve("source-" + tied));
+            new dev.wush.zoo.synth.SyntheticCheckpoint(small, dev.wush.io.TensorType.BF16, 5).write(source, 100_000, d -> {});
+            long[][] windows = new long[3][48];
+            java.util.Random random = new java.util.Random(9);
+            for (long[] w : windows) {
+                for (int i = 0; i < w.length; i++) {
+                    w[i] = random.nextInt(600);
+                }
+            }
+            QuantizationConfig config = new QuantizationConfig(Formats.parse("mxfp4"), QuantMethod.RTN,
+                    dev.wush.zoo.quant.TransformChoice.parse("adaptive:error"), true, path -> true, 0, 4096);
+            Path whole = Files.createDirectory(tmp.resolve("whole-" + tied));
+            Path streamed = Files.createDirectory(tmp.resolve("streamed-" + tied));
+            try (Model a = Model.newInstance("a", Device.cpu(), "PyTorch");
+                    Model b = Model.newInstance("b", Device.cpu(), "PyTorch");
+                    dev.wush.io.SafeTensorsCheckpoint weights = dev.wush.io.SafeTensorsCheckpoint.open(source)) {
+                LlamaForCausalLM la = LlamaLoader.load(source, a.getNDManager(), DataType.FLOAT32);
+                a.setBlock(la);
+                List<LayerReport> ra = new LlamaQuantizer(config, 2).quantize(la, a.getNDManager(), windows, (x, n, r) -> {});
+                QuantizedCheckpoint.write(la, source, whole, config, ra, "test", Map.of(), 60_000);
+
+                LlamaForCausalLM lb = new LlamaForCausalLM(la.config());
+                b.setBlock(lb);
+                LlamaLoader.loadSkeleton(lb, weights, b.getNDManager(), DataType.FLOAT32, false);
+                assertTrue(((dev.wush.zoo.llama.TokenEmbedding) BlockPaths.find(lb, "model.embed_tokens")).mapped() != null,
+                        "the bf16 table is read in place");
+                assertFalse(BlockPaths.find(lb, "lm_head").getParameters().get("weight").isInitialized(), "no head loaded");
+                List<LayerReport> rb;
+                try (dev.wush.zoo.quant.QuantizedCheckpointWriter writer =
+                        dev.wush.zoo.quant.QuantizedCheckpointWriter.open(lb, source, streamed, config, 60_000)) {
+                    rb = new LlamaQuantizer(config, 2).quantize(lb, b.getNDManager(), windows, (x, n, r) -> {},
+                            LlamaQuantizer.fromCheckpoint(lb, weights, b.getNDManager(), DataType.FLOAT32), block -> {
+                                writer.writeBlock(block);
+                                LlamaQuantizer.release(lb, block);
+                                assertTrue(BlockPaths.find(lb, "model.layers." + block) instanceof dev.wush.nn.ReleasedBlock);
+                            });
+                    writer.finish(rb, "test", Map.of());
+                }
+                assertEquals(ra.stream().map(r -> r.transform() + " " + r.error()).toList(),
+                        rb.stream().map(r -> r.transform() + " " + r.error()).toList(), "same calibration");
+                Throwable released = assertThrows(Exception.class, () -> losses(b, windows));
+                while (released.getCause() != null && !(released instanceof IllegalStateException)) {
+                    released = released.getCause();
+                }
+                assertTrue(String.valueOf(released.getMessage()).contains("released from memory"), String.valueOf(released));
+            }
+            try (dev.wush.io.SafeTensorsCheckpoint x = dev.wush.io.SafeTensorsCheckpoint.open(whole);
+                    dev.wush.io.SafeTensorsCheckpoint y = dev.wush.io.SafeTensorsCheckpoint.open(streamed)) {
+                assertEquals(x.names(), y.names(), "tied " + tied);
+                for (String name : x.names()) {
+                    assertEquals(x.info(name).type(), y.info(name).type(), name);
+                    assertEquals(x.info(name).shape(), y.info(name).shape(), name);
+                    assertTrue(x.file(name).bytes(name).mismatch(y.file(name).bytes(name)) < 0, name + " byte for byte");
+                }
+            }
+            assertEquals(Files.readString(whole.resolve("config.json")), Files.readString(streamed.resolve("config.json")));
+        }
+    }
+
     static double[] losses(Model model, long[][] windows) throws Exception {
         try (Predictor<TokenWindows, WindowLosses> p = model.newPredictor(new PerplexityTranslator())) {
             return p.predict(new TokenWindows(windows)).nll();

@@ -1,6 +1,7 @@
 package dev.wush.zoo.llama;
 
 import ai.djl.ndarray.NDList;
+import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import dev.wush.nn.NamedBlock;
@@ -14,9 +15,9 @@ public final class LayerStack extends NamedBlock {
         }
     }
 
-    /** Decoder layer {@code i}. */
-    public LlamaDecoderLayer layer(int i) {
-        return (LlamaDecoderLayer) child(Integer.toString(i));
+    /** Decoder layer {@code i} (a {@link LlamaDecoderLayer}, or what replaced it, e.g. a released block). */
+    public Block layer(int i) {
+        return child(Integer.toString(i));
     }
 
     /** Number of layers. */

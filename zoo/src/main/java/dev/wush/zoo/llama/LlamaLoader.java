@@ -7,6 +7,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import dev.wush.io.CheckpointException;
+import dev.wush.io.MappedMatrix;
 import dev.wush.io.SafeTensorsCheckpoint;
 import dev.wush.io.TensorInfo;
 import dev.wush.nn.BlockPaths;
@@ -61,9 +62,12 @@ public final class LlamaLoader {
     }
 
     /**
-     * As {@link #loadSkeleton(LlamaForCausalLM, SafeTensorsCheckpoint, NDManager, DataType)}; without
-     * {@code head} an untied LM head is checked but not loaded (a quantizer that writes the head
-     * straight from the checkpoint never needs it in memory).
+     * As {@link #loadSkeleton(LlamaForCausalLM, SafeTensorsCheckpoint, NDManager, DataType)}, for a
+     * quantizer that streams its output when {@code head} is false: the LM head is checked but not
+     * loaded (the writer copies it from the checkpoint), and a 16-bit embedding table is looked up in
+     * place in the mapping ({@link TokenEmbedding#useMapped}) rather than copied, so calibration never
+     * holds a float32 table (2.1 GB for Llama-3.1-8B). {@code checkpoint} must then stay open while
+     * the model is used.
      */
     public static void loadSkeleton(
             LlamaForCausalLM lm, SafeTensorsCheckpoint checkpoint, NDManager manager, DataType dtype, boolean head)
@@ -84,7 +88,15 @@ public final class LlamaLoader {
                 continue;
             }
             NDArray array;
+            if (!head && name.equals("model.embed_tokens.weight") && dtype == DataType.FLOAT32 && checkpoint.contains(name)
+                    && MappedMatrix.supports(checkpoint.info(name)) && checkpoint.info(name).shape().equals(e.getValue())) {
+                ((TokenEmbedding) BlockPaths.find(lm, "model.embed_tokens")).useMapped(mapped(checkpoint, name));
+                continue;
+            }
             if (name.equals("lm_head.weight") && lm.config().tieWordEmbeddings()) {
+                if (!head) {
+                    continue; // not needed to calibrate; the writer stores the embedding once
+                }
                 array = embedding; // tied: the head multiplies by the embedding table
             } else {
                 if (!checkpoint.contains(name) && name.equals("lm_head.weight")) {
@@ -121,6 +133,21 @@ public final class LlamaLoader {
                         finite(checkpoint.load(manager, name, e.getValue(), dtype), checkpoint.file(name).path(), name));
             }
         }
+    }
+
+    /**
+     * A 16-bit table (bf16/f16, 2-D) left in the checkpoint's mapping, after checking that it holds only
+     * finite values; the pages read for the check are let go again.
+     */
+    public static MappedMatrix mapped(SafeTensorsCheckpoint checkpoint, String name) throws CheckpointException {
+        MappedMatrix table = MappedMatrix.of(checkpoint, name);
+        long bad = table.firstNonFinite();
+        checkpoint.file(name).release(name);
+        if (bad >= 0) {
+            throw new CheckpointException(checkpoint.file(name).path() + ": tensor '" + name + "': holds NaN or infinite"
+                    + " values (row " + bad / table.cols() + ", column " + bad % table.cols() + ")");
+        }
+        return table;
     }
 
     /**

@@ -14,7 +14,6 @@ import dev.wush.nn.ReleasedBlock;
 import dev.wush.quant.layer.HessianAccumulator;
 import dev.wush.quant.transform.TransformKind;
 import dev.wush.zoo.calib.DecoderInputs;
-import dev.wush.zoo.llama.LlamaDecoderLayer;
 import dev.wush.zoo.llama.LlamaForCausalLM;
 import dev.wush.zoo.llama.LlamaLoader;
 import dev.wush.zoo.llama.LlamaModel;
@@ -68,8 +67,9 @@ public final class LlamaQuantizer {
     }
 
     /**
-     * Frees decoder block {@code block} of {@code lm} after it was written out: its quantized linears
-     * are replaced by {@link ReleasedBlock}s (running them is a clear error) and its other arrays closed.
+     * Frees decoder block {@code block} of {@code lm} after it was written out: its arrays are closed
+     * (quantized linears' packed memory goes with them) and the block is replaced by a
+     * {@link ReleasedBlock}, so running the model is a clear error, not a crash on a closed array.
      */
     public static void release(LlamaForCausalLM lm, int block) {
         String prefix = "model.layers." + block + ".";
@@ -77,17 +77,17 @@ public final class LlamaQuantizer {
             if (name.startsWith(prefix)) {
                 int dot = name.lastIndexOf('.');
                 ai.djl.nn.Parameter p = BlockPaths.find(lm, name.substring(0, dot)).getParameters().get(name.substring(dot + 1));
-                if (p != null && p.isInitialized()) { // a quantized linear has none: its packed memory goes with it
+                if (p != null && p.isInitialized()) { // a quantized linear has none
                     p.getArray().close();
                 }
             }
         }
         for (String name : DecoderInputs.LINEARS) {
-            if (BlockPaths.replace(lm, prefix + name, new ReleasedBlock(prefix + name)) instanceof dev.wush.quant.block.WushLinear wl
-                    && wl.bias() != null) {
+            if (BlockPaths.find(lm, prefix + name) instanceof dev.wush.quant.block.WushLinear wl && wl.bias() != null) {
                 wl.bias().close();
             }
         }
+        BlockPaths.replace(lm, "model.layers." + block, new ReleasedBlock("model.layers." + block));
     }
 
     /** Linears whose inputs are the same array and share one Hessian. */
@@ -182,7 +182,7 @@ public final class LlamaQuantizer {
             output.embedded();
             for (int b = 0; b < blocks; b++) {
                 String prefix = "model.layers." + b + ".";
-                LlamaDecoderLayer layer = model.layers().layer(b);
+                ai.djl.nn.Block layer = model.layers().layer(b);
                 if (weights != null) {
                     weights.load(b);
                 }
@@ -246,7 +246,7 @@ public final class LlamaQuantizer {
     }
 
     /** One decoder layer on one batch; its intermediates are freed, its output is kept in {@code work}. */
-    private static NDArray runLayer(LlamaDecoderLayer layer, NDManager work, NDArray hidden, NDList positions) {
+    private static NDArray runLayer(ai.djl.nn.Block layer, NDManager work, NDArray hidden, NDList positions) {
         try (NDManager step = work.newSubManager()) {
             NDList in = new NDList(hidden);
             in.addAll(positions);

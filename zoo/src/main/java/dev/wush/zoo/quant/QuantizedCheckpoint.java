@@ -12,6 +12,7 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
 import dev.wush.io.CheckpointException;
 import dev.wush.io.JsonFiles;
+import dev.wush.io.MappedMatrix;
 import dev.wush.io.OutputDirectory;
 import dev.wush.io.SafeTensorsCheckpoint;
 import dev.wush.io.ShardedSafeTensorsWriter;
@@ -32,6 +33,8 @@ import dev.wush.quant.transform.Transforms;
 import dev.wush.zoo.llama.LlamaConfig;
 import dev.wush.zoo.llama.LlamaForCausalLM;
 import dev.wush.zoo.llama.LlamaLoader;
+import dev.wush.zoo.llama.MappedLinear;
+import dev.wush.zoo.llama.TokenEmbedding;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -297,21 +300,45 @@ public final class QuantizedCheckpoint {
 
     /**
      * Builds the model of a quantized checkpoint: unquantized tensors are loaded as usual, every
-     * quantized linear becomes a {@link WushLinear}.
+     * quantized linear becomes a {@link WushLinear} read straight into packed memory. Computing in
+     * float32, a 16-bit (bf16/f16) embedding table and LM head are not copied at all: they stay in the
+     * memory-mapped checkpoint and are widened where used ({@link TokenEmbedding#useMapped},
+     * {@link MappedLinear}); the checkpoint then stays open, owned by {@code manager}.
      */
     public static LlamaForCausalLM load(Path dir, NDManager manager, DataType dtype) throws IOException {
         LlamaForCausalLM lm = new LlamaForCausalLM(LlamaConfig.load(dir));
         Header header = header(dir, lm);
-        try (SafeTensorsCheckpoint tensors = SafeTensorsCheckpoint.open(dir)) {
+        SafeTensorsCheckpoint tensors = SafeTensorsCheckpoint.open(dir);
+        boolean keepOpen = false;
+        try {
             Map<String, Shape> shapes = lm.parameterShapes();
             NDArray embedding = null;
+            MappedMatrix mappedEmbedding = null;
             for (Map.Entry<String, Shape> e : shapes.entrySet()) {
                 String name = e.getKey();
                 String owner = name.substring(0, name.lastIndexOf('.'));
                 if (header.layers().containsKey(owner)) {
                     continue; // a quantized linear, read below
                 }
-                NDArray array = name.equals("lm_head.weight") && lm.config().tieWordEmbeddings()
+                boolean table = name.equals("model.embed_tokens.weight") || name.equals("lm_head.weight");
+                boolean tiedHead = name.equals("lm_head.weight") && lm.config().tieWordEmbeddings();
+                if (tiedHead && mappedEmbedding != null) {
+                    BlockPaths.replace(lm, "lm_head", new MappedLinear(mappedEmbedding));
+                    continue;
+                }
+                if (table && !tiedHead && dtype == DataType.FLOAT32 && tensors.contains(name)
+                        && MappedMatrix.supports(tensors.info(name)) && tensors.info(name).shape().equals(e.getValue())) {
+                    MappedMatrix m = LlamaLoader.mapped(tensors, name);
+                    if (name.equals("model.embed_tokens.weight")) {
+                        ((TokenEmbedding) BlockPaths.find(lm, "model.embed_tokens")).useMapped(m);
+                        mappedEmbedding = m;
+                    } else {
+                        BlockPaths.replace(lm, "lm_head", new MappedLinear(m));
+                    }
+                    keepOpen = true;
+                    continue;
+                }
+                NDArray array = tiedHead
                         ? embedding
                         : LlamaLoader.finite(tensors.load(manager, name, e.getValue(), dtype), tensors.file(name).path(), name);
                 if (name.equals("model.embed_tokens.weight")) {
@@ -331,6 +358,12 @@ public final class QuantizedCheckpoint {
             }
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new CheckpointException(dir + ": " + e.getMessage(), e);
+        } finally {
+            if (keepOpen) {
+                manager.attachInternal("mapped-checkpoint-" + java.util.UUID.randomUUID(), tensors); // closed with the model
+            } else {
+                tensors.close();
+            }
         }
         return lm;
     }
@@ -408,7 +441,9 @@ public final class QuantizedCheckpoint {
             throw new CheckpointException(file + ": tensor '" + name + "': shape " + info.shape()
                     + " but config.json describes " + expected);
         }
-        return tensors.file(name).bytes(name).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        byte[] bytes = tensors.file(name).bytes(name).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        tensors.file(name).release(name); // the mapped pages leave the resident set: the packed copy is what stays
+        return bytes;
     }
 
     /** Bits per quantized weight in the saved file: codes, scales, transforms and global scales, over out × in. */
