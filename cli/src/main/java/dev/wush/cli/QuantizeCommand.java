@@ -65,6 +65,10 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--w4a16", description = "Keep activations in full precision (weights only).")
     boolean weightsOnly;
 
+    @Option(names = "--lm-head", paramLabel = "F",
+            description = "Also quantize the LM head in F (mxfp4 or nvfp4), weights only (W4A16). Default: keep it as it is.")
+    String lmHead;
+
     @Option(names = "--seed", defaultValue = "0", paramLabel = "S", description = "Seed of random rotations (default 0).")
     long seed;
 
@@ -84,6 +88,13 @@ final class QuantizeCommand implements Callable<Integer> {
         QuantFormat f = Formats.parse(format);
         QuantizationConfig config = new QuantizationConfig(f, QuantMethod.parse(method), TransformChoice.parse(transform),
                 !weightsOnly, path -> true, seed, 4096);
+        if (lmHead != null) {
+            QuantFormat head = Formats.parse(lmHead);
+            if (!Formats.label(head).startsWith("mxfp4") && !Formats.label(head).startsWith("nvfp4")) {
+                throw new IllegalArgumentException("--lm-head " + lmHead + ": the head is quantized in mxfp4 or nvfp4");
+            }
+            config = config.withHead(head);
+        }
         if (batch < 1) {
             throw new IllegalArgumentException("--batch must be at least 1, got " + batch);
         }
@@ -115,7 +126,7 @@ final class QuantizeCommand implements Callable<Integer> {
                 // the head is copied from the checkpoint into the output, never loaded; a 16-bit embedding is read in place
                 LlamaLoader.loadSkeleton(lm, weights, m.getNDManager(), dtype, false);
                 long[][] windows = calibration.windows(tokenizer, System.err);
-                int total = lm.config().numHiddenLayers() * 7;
+                int total = lm.config().numHiddenLayers() * 7 + (lmHead == null ? 0 : 1);
                 String version = WushCli.class.getPackage().getImplementationVersion();
                 List<LayerReport> reports;
                 JsonObject report;

@@ -257,6 +257,10 @@ class QuantizedCheckpointTest {
             }
             QuantizationConfig config = new QuantizationConfig(Formats.parse("mxfp4"), QuantMethod.RTN,
                     dev.wush.zoo.quant.TransformChoice.parse("adaptive:error"), true, path -> true, 0, 4096);
+            if (tied) { // the head too, from the embedding, in another format (W4A16)
+                config = config.withHead(Formats.parse("nvfp4"));
+            }
+            double[] inMemory;
             Path whole = Files.createDirectory(tmp.resolve("whole-" + tied));
             Path streamed = Files.createDirectory(tmp.resolve("streamed-" + tied));
             try (Model a = Model.newInstance("a", Device.cpu(), "PyTorch");
@@ -266,6 +270,8 @@ class QuantizedCheckpointTest {
                 a.setBlock(la);
                 List<LayerReport> ra = new LlamaQuantizer(config, 2).quantize(la, a.getNDManager(), windows, (x, n, r) -> {});
                 QuantizedCheckpoint.write(la, source, whole, config, ra, "test", Map.of(), 60_000);
+                inMemory = losses(a, windows);
+                assertEquals(tied, BlockPaths.find(la, "lm_head") instanceof WushLinear wl && !wl.quantizesActivations());
 
                 LlamaForCausalLM lb = new LlamaForCausalLM(la.config());
                 b.setBlock(lb);
@@ -302,6 +308,13 @@ class QuantizedCheckpointTest {
                 }
             }
             assertEquals(Files.readString(whole.resolve("config.json")), Files.readString(streamed.resolve("config.json")));
+            try (Model reloaded = Model.newInstance("r", Device.cpu(), "PyTorch")) {
+                LlamaForCausalLM lr = QuantizedCheckpoint.load(streamed, reloaded.getNDManager(), DataType.FLOAT32);
+                reloaded.setBlock(lr);
+                assertTrue(Arrays.equals(inMemory, losses(reloaded, windows)), "tied " + tied + ": identical after reload");
+                assertEquals(tied, lr.child("lm_head") instanceof WushLinear wl && !wl.quantizesActivations()
+                        && wl.packed().format() instanceof dev.wush.quant.format.Nvfp4, "the head's own format and W4A16");
+            }
         }
     }
 

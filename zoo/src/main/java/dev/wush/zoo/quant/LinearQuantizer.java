@@ -30,8 +30,15 @@ final class LinearQuantizer {
 
     LayerReport quantizeAndReplace(Block root, NDManager manager, NDManager work, String name, Linear linear,
             HessianAccumulator hessian, Activations sample, TransformKind kurtosisKind, String kurtosisReason) {
+        Parameter bias = linear.getParameters().get("bias");
+        return quantizeAndReplace(root, manager, work, name, weight(linear), bias == null ? null : bias.getArray(), hessian, sample,
+                kurtosisKind, kurtosisReason);
+    }
+
+    /** As above, for a weight (out, in) and bias (or null) given directly (an LM head read from the checkpoint). */
+    LayerReport quantizeAndReplace(Block root, NDManager manager, NDManager work, String name, NDArray w, NDArray biasArray,
+            HessianAccumulator hessian, Activations sample, TransformKind kurtosisKind, String kurtosisReason) {
         long start = System.nanoTime();
-        NDArray w = weight(linear);
         int out = (int) w.getShape().get(0);
         int in = (int) w.getShape().get(1);
         float[] weight = w.toType(DataType.FLOAT32, false).toFloatArray();
@@ -68,9 +75,7 @@ final class LinearQuantizer {
         double error = candidates.isEmpty()
                 ? LayerError.normalized(work, chosen, x, rows, weight, config.quantizeActivations())
                 : candidates.get(chosen.transform().kind().label());
-        Parameter bias = linear.getParameters().get("bias");
-        BlockPaths.replace(root, name, new WushLinear(manager, chosen, config.quantizeActivations(),
-                bias == null ? null : bias.getArray()));
+        BlockPaths.replace(root, name, new WushLinear(manager, chosen, config.quantizeActivations(), biasArray));
         return new LayerReport(name, chosen.transform().kind(), reason, error, candidates, (System.nanoTime() - start) / 1e9);
     }
 

@@ -216,8 +216,52 @@ public final class LlamaQuantizer {
                 hidden = next;
                 output.blockDone(b);
             }
+            if (config.headFormat() != null) {
+                LayerReport report = quantizeHead(lm, manager, work, ps, hidden, weights);
+                reports.add(report);
+                listener.layerDone(blocks - 1, blocks, report);
+            }
         }
         return reports;
+    }
+
+    /**
+     * The LM head, W4A16 in the head format: its Hessian comes from the last block's outputs after the
+     * final norm, as the head sees them in the quantized model.
+     */
+    private LayerReport quantizeHead(LlamaForCausalLM lm, NDManager manager, NDManager work, ParameterStore ps,
+            List<NDArray> hidden, BlockWeights weights) throws IOException {
+        QuantizationConfig head = config.forHead();
+        int in = lm.config().hiddenSize();
+        boolean tied = lm.config().tieWordEmbeddings();
+        ai.djl.nn.Parameter p = BlockPaths.find(lm, "lm_head").getParameters().get("weight");
+        NDArray weight;
+        boolean ownWeight = !p.isInitialized(); // read now for a streaming run, which did not load the head
+        if (ownWeight) {
+            if (weights == null) {
+                throw new IllegalStateException("the LM head has no weight to quantize");
+            }
+            weight = weights.weight(tied ? "model.embed_tokens" : "lm_head");
+        } else {
+            weight = p.getArray();
+        }
+        try (HessianAccumulator acc = LinearQuantizer.accumulator(head, work, in)) {
+            Activations sample = new Activations(in);
+            for (NDArray h : hidden) {
+                try (NDManager step = work.newSubManager()) {
+                    NDArray normed = lm.model().child("norm").forward(new ParameterStore(step, false), new NDList(h), false).head();
+                    normed.attach(step);
+                    acc.add(normed);
+                    sample.addUpTo(normed, head.errorRows());
+                }
+            }
+            LayerReport report = new LinearQuantizer(head).quantizeAndReplace(lm, manager, work, "lm_head", weight, null, acc, sample,
+                    null, null);
+            if (ownWeight || !tied) {
+                weight.close(); // a tied head's weight is the embedding, which stays
+            }
+            return report;
+        }
     }
 
     /** Recorders for the seven linears: one Hessian (and error sample) per distinct input. */

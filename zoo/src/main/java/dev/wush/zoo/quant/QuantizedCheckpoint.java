@@ -202,8 +202,8 @@ public final class QuantizedCheckpoint {
         };
     }
 
-    /** One quantized linear as config.json describes it. */
-    private record LayerEntry(TransformKind transform, int in, int out) {}
+    /** One quantized linear as config.json describes it (its own format and activations where they differ from the model's). */
+    private record LayerEntry(TransformKind transform, int in, int out, QuantFormat format, boolean activations) {}
 
     /** The validated {@code quantization_config}. */
     private record Header(QuantFormat format, boolean activations, long seed, Map<String, LayerEntry> layers) {}
@@ -262,7 +262,23 @@ public final class QuantizedCheckpoint {
             if (in != weight.get(1) || out != weight.get(0)) {
                 throw field(file, where, "in " + in + ", out " + out + " but the model's layer is (out, in) = " + weight);
             }
-            layers.put(path, new LayerEntry(kind, (int) in, (int) out));
+            QuantFormat layerFormat = format;
+            if (l.has("format")) {
+                try {
+                    layerFormat = Formats.parse(string(file, l, "format", where));
+                } catch (IllegalArgumentException ex) {
+                    throw field(file, where + ".format", ex.getMessage());
+                }
+            }
+            boolean layerActivations = activations.equals("quantized");
+            if (l.has("activations")) {
+                String a = string(file, l, "activations", where);
+                if (!a.equals("quantized") && !a.equals("full")) {
+                    throw field(file, where + ".activations", "\"" + a + "\" is neither \"quantized\" (W4A4) nor \"full\" (W4A16)");
+                }
+                layerActivations = a.equals("quantized");
+            }
+            layers.put(path, new LayerEntry(kind, (int) in, (int) out, layerFormat, layerActivations));
         }
         return new Header(format, activations.equals("quantized"), seed, layers);
     }
@@ -349,12 +365,12 @@ public final class QuantizedCheckpoint {
             for (Map.Entry<String, LayerEntry> e : header.layers().entrySet()) {
                 String path = e.getKey();
                 LayerEntry l = e.getValue();
-                QuantizedLayer layer = readLayer(tensors, path, header.format(), l.transform(), l.in(), l.out(), header.seed());
+                QuantizedLayer layer = readLayer(tensors, path, l.format(), l.transform(), l.in(), l.out(), header.seed());
                 NDArray bias = tensors.contains(path + ".bias")
                         ? LlamaLoader.finite(tensors.load(manager, path + ".bias", new Shape(layer.out()), DataType.FLOAT32),
                                 tensors.file(path + ".bias").path(), path + ".bias")
                         : null;
-                BlockPaths.replace(lm, path, new WushLinear(manager, layer, header.activations(), bias));
+                BlockPaths.replace(lm, path, new WushLinear(manager, layer, l.activations(), bias));
             }
         } catch (IllegalArgumentException | IllegalStateException e) {
             throw new CheckpointException(dir + ": " + e.getMessage(), e);

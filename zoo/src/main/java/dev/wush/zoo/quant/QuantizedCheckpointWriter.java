@@ -240,6 +240,12 @@ public final class QuantizedCheckpointWriter implements AutoCloseable {
         }
         JsonObject l = new JsonObject();
         l.addProperty("transform", kind.label());
+        if (!Formats.label(q.format()).equals(Formats.label(config.format()))) { // a quantized LM head, say
+            l.addProperty("format", Formats.label(q.format()));
+        }
+        if (q.quantizesActivations() != config.quantizeActivations()) {
+            l.addProperty("activations", q.quantizesActivations() ? "quantized" : "full");
+        }
         l.addProperty("in", q.in());
         l.addProperty("padded_in", q.paddedIn());
         l.addProperty("out", q.out());
