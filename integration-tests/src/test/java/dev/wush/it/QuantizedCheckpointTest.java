@@ -186,13 +186,7 @@ class QuantizedCheckpointTest {
     /** A bf16 source stays bf16 where unquantized; shards of any size reload to the same outputs. */
     @Test
     void bf16SourceWritesBf16ShardsThatReloadIdentically() throws Exception {
-        JsonObject small = dev.wush.zoo.synth.LlamaPresets.config("llama-3.2-1b");
-        for (String[] kv : new String[][] {{"hidden_size", "64"}, {"intermediate_size", "160"}, {"num_hidden_layers", "2"},
-            {"num_attention_heads", "4"}, {"num_key_value_heads", "2"}, {"head_dim", "16"}, {"vocab_size", "600"},
-            {"bos_token_id", "1"}, {"max_position_embeddings", "256"}}) {
-            small.addProperty(kv[0], Integer.parseInt(kv[1]));
-        }
-        small.add("eos_token_id", JsonParser.parseString("[2]"));
+        JsonObject small = smallLlama(2);
         small.addProperty("tie_word_embeddings", false);
         Path source = Files.createDirectory(tmp.resolve("bf16-source"));
         new dev.wush.zoo.synth.SyntheticCheckpoint(small, dev.wush.io.TensorType.BF16, 11).write(source, 100_000, d -> {});
@@ -237,13 +231,7 @@ class QuantizedCheckpointTest {
      */
     @Test
     void streamingBlockByBlockWritesWhatSavingTheWholeModelWrites() throws Exception {
-        JsonObject small = dev.wush.zoo.synth.LlamaPresets.config("llama-3.2-1b");
-        for (String[] kv : new String[][] {{"hidden_size", "64"}, {"intermediate_size", "160"}, {"num_hidden_layers", "3"},
-            {"num_attention_heads", "4"}, {"num_key_value_heads", "2"}, {"head_dim", "16"}, {"vocab_size", "600"},
-            {"bos_token_id", "1"}, {"max_position_embeddings", "256"}}) {
-            small.addProperty(kv[0], Integer.parseInt(kv[1]));
-        }
-        small.add("eos_token_id", JsonParser.parseString("[2]"));
+        JsonObject small = smallLlama(3);
         for (boolean tied : new boolean[] {false, true}) {
             small.addProperty("tie_word_embeddings", tied);
             Path source = Files.createDirectory(tmp.resolve("source-" + tied));
@@ -316,6 +304,19 @@ class QuantizedCheckpointTest {
                         && wl.packed().format() instanceof dev.wush.quant.format.Nvfp4, "the head's own format and W4A16");
             }
         }
+    }
+
+    /** A Llama-3.2-style config.json shrunk to 64 features, {@code blocks} blocks and a 600-token vocabulary. */
+    static JsonObject smallLlama(int blocks) {
+        JsonObject small = dev.wush.zoo.synth.LlamaPresets.config("llama-3.2-1b");
+        for (String[] kv : new String[][] {{"hidden_size", "64"}, {"intermediate_size", "160"}, {"num_attention_heads", "4"},
+            {"num_key_value_heads", "2"}, {"head_dim", "16"}, {"vocab_size", "600"}, {"bos_token_id", "1"},
+            {"max_position_embeddings", "256"}}) {
+            small.addProperty(kv[0], Integer.parseInt(kv[1]));
+        }
+        small.addProperty("num_hidden_layers", blocks);
+        small.add("eos_token_id", JsonParser.parseString("[2]"));
+        return small;
     }
 
     static double[] losses(Model model, long[][] windows) throws Exception {
