@@ -39,7 +39,7 @@ final class BenchScaleCommand implements Callable<Integer> {
     @Option(names = "--overwrite", description = "Reuse --dir if it is a previous bench-scale directory.")
     boolean overwrite;
 
-    @Option(names = "--keep", description = "Keep the checkpoints in --dir afterwards (default: delete them).")
+    @Option(names = "--keep", description = "Keep the checkpoints in --dir afterwards (default: delete them after a successful run; a failed step keeps them).")
     boolean keep;
 
     @Option(names = "--calib", required = true, paramLabel = "FILE", description = "Calibration text.")
@@ -80,6 +80,7 @@ final class BenchScaleCommand implements Callable<Integer> {
         Path quantized = dir.resolve("quantized");
         Path marks = dir.resolve("marks.txt");
         List<Step> steps = new ArrayList<>();
+        boolean done = false;
         try {
             List<String> make = new ArrayList<>(List.of("make-model", "--like", like, "--dtype", "bf16", "--seed", "0",
                     "--out", model.toString()));
@@ -103,13 +104,14 @@ final class BenchScaleCommand implements Callable<Integer> {
             int tokens = Integer.parseInt(value(g, "tokens"));
             steps.add(new Step("generate " + tokens + " tokens", genSeconds, kb(m, "generated"),
                     String.format(Locale.ROOT, "%.2f tokens/s", tokens / genSeconds)));
+            done = true;
         } finally {
-            if (!keep) {
+            print(steps); // what was measured, also when a step failed
+            if (!keep && done) { // after a failure the checkpoints stay, to look into or rerun a step on
                 delete(model);
                 delete(quantized);
             }
         }
-        print(steps);
         return 0;
     }
 

@@ -34,8 +34,11 @@ public final class WushCli {
             MemoryMarks.mark("exit", "code=" + code);
             return code;
         } catch (OutOfMemoryError e) {
-            System.err.println("wush: error: out of memory; give Java more with WUSH_JAVA_OPTS=-Xmx<size>"
+            System.err.println("wush: error: out of memory (" + e.getMessage() + "); give Java more with WUSH_JAVA_OPTS=-Xmx<size>"
                     + " or use smaller --batch/--window values");
+            if ("1".equals(System.getenv("WUSH_DEBUG"))) {
+                e.printStackTrace();
+            }
             return 1;
         }
     }

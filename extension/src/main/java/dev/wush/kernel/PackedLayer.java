@@ -67,7 +67,7 @@ public final class PackedLayer {
         QuantizedMatrix w = layer.weight();
         int groups = paddedIn / d;
         int kernelGroups = kernelIn / d;
-        this.codes = arena.allocate((long) out * kernelIn / 2, 64);
+        this.codes = NativeMemory.allocate((long) out * kernelIn / 2, 64, arena); // outside the direct-memory limit
         byte[] row = new byte[kernelIn / 2];
         for (int o = 0; o < out; o++) {
             java.util.Arrays.fill(row, (byte) 0);
@@ -77,7 +77,7 @@ public final class PackedLayer {
         }
         int[] sc = w.scaleCodes();
         if (fp4) {
-            this.scaleCodes = arena.allocate((long) out * kernelGroups);
+            this.scaleCodes = NativeMemory.allocate((long) out * kernelGroups, 8, arena);
             for (int o = 0; o < out; o++) {
                 for (int g = 0; g < groups; g++) {
                     scaleCodes.set(JAVA_BYTE, (long) o * kernelGroups + g, (byte) sc[o * groups + g]);
@@ -85,7 +85,7 @@ public final class PackedLayer {
             }
             this.scaleValues = arena.allocateFrom(JAVA_FLOAT, scales.values());
         } else {
-            this.scaleCodes = arena.allocate((long) out * groups * 2, 2);
+            this.scaleCodes = NativeMemory.allocate((long) out * groups * 2, 8, arena);
             for (int i = 0; i < sc.length; i++) {
                 scaleCodes.setAtIndex(JAVA_SHORT, i, (short) sc[i]);
             }
@@ -97,7 +97,7 @@ public final class PackedLayer {
         } else {
             boolean shared = kind == TransformKind.HADAMARD; // the same matrix in every block
             int stored = shared ? 1 : kernelGroups;
-            this.transformsT = arena.allocate((long) stored * d * d * 4, 64);
+            this.transformsT = NativeMemory.allocate((long) stored * d * d * 4, 64, arena);
             this.transformStride = shared ? 0 : (long) d * d;
             for (int b = 0; b < stored; b++) {
                 for (int i = 0; i < d; i++) {

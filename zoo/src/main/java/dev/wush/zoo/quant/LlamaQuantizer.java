@@ -217,7 +217,7 @@ public final class LlamaQuantizer {
                 output.blockDone(b);
             }
             if (config.headFormat() != null) {
-                LayerReport report = quantizeHead(lm, manager, work, ps, hidden, weights);
+                LayerReport report = quantizeHead(lm, manager, work, hidden, weights);
                 reports.add(report);
                 listener.layerDone(blocks - 1, blocks, report);
             }
@@ -229,8 +229,8 @@ public final class LlamaQuantizer {
      * The LM head, W4A16 in the head format: its Hessian comes from the last block's outputs after the
      * final norm, as the head sees them in the quantized model.
      */
-    private LayerReport quantizeHead(LlamaForCausalLM lm, NDManager manager, NDManager work, ParameterStore ps,
-            List<NDArray> hidden, BlockWeights weights) throws IOException {
+    private LayerReport quantizeHead(LlamaForCausalLM lm, NDManager manager, NDManager work, List<NDArray> hidden,
+            BlockWeights weights) throws IOException {
         QuantizationConfig head = config.forHead();
         int in = lm.config().hiddenSize();
         boolean tied = lm.config().tieWordEmbeddings();
