@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -65,7 +64,7 @@ final class BenchScaleCommand implements Callable<Integer> {
     String xmx;
 
     /** One measured step. */
-    record Step(String name, double seconds, long peakKb, String note) {}
+    record Step(String name, double seconds, long peakBytes, String note) {}
 
     @Override
     public Integer call() throws Exception {
@@ -87,22 +86,21 @@ final class BenchScaleCommand implements Callable<Integer> {
             if (layers != null) {
                 make.addAll(List.of("--layers", layers.toString()));
             }
-            Map<String, String[]> m = child(make, marks, dir.resolve("make-model.log"));
-            steps.add(new Step("make-model (bf16)", seconds(m, "exit"), kb(m, "exit"), gb(size(model)) + " GB written"));
+            WushProcess.Result m = child(make, marks, dir.resolve("make-model.log"));
+            steps.add(new Step("make-model (bf16)", m.seconds("exit"), m.peakBytes("exit"), gb(size(model)) + " GB written"));
 
             m = child(List.of("quantize", "--model", model.toString(), "--calib", calib.toString(), "--window", "" + window,
                     "--calib-windows", "" + windows, "--format", format, "--method", method, "--transform", "wush",
                     "--out", quantized.toString()), marks, dir.resolve("quantize.log"));
-            steps.add(new Step("quantize (" + method + " + wush, " + format + ")", seconds(m, "exit"), kb(m, "exit"),
+            steps.add(new Step("quantize (" + method + " + wush, " + format + ")", m.seconds("exit"), m.peakBytes("exit"),
                     windows + "×" + window + " calibration tokens; " + gb(size(quantized)) + " GB written"));
 
             m = child(List.of("generate", "--model", quantized.toString(), "--prompt", "Once upon a time",
                     "--max-tokens", "" + maxTokens), marks, dir.resolve("generate.log"));
-            steps.add(new Step("load quantized", seconds(m, "loaded"), kb(m, "loaded"), ""));
-            String[] g = m.get("generated");
-            double genSeconds = Double.parseDouble(value(g, "seconds"));
-            int tokens = Integer.parseInt(value(g, "tokens"));
-            steps.add(new Step("generate " + tokens + " tokens", genSeconds, kb(m, "generated"),
+            steps.add(new Step("load quantized", m.seconds("loaded"), m.peakBytes("loaded"), ""));
+            double genSeconds = Double.parseDouble(m.detail("generated", "seconds"));
+            int tokens = Integer.parseInt(m.detail("generated", "tokens"));
+            steps.add(new Step("generate " + tokens + " tokens", genSeconds, m.peakBytes("generated"),
                     String.format(Locale.ROOT, "%.2f tokens/s", tokens / genSeconds)));
             done = true;
         } finally {
@@ -139,52 +137,14 @@ final class BenchScaleCommand implements Callable<Integer> {
         Files.writeString(dir.resolve(MARKER), "a work directory of wush bench-scale; --overwrite may reuse it\n");
     }
 
-    /** Runs {@code wush ARGS} in a child JVM like this one; returns its memory marks by phase. */
-    private Map<String, String[]> child(List<String> args, Path marks, Path log) throws IOException, InterruptedException {
-        Files.deleteIfExists(marks);
-        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
-                "-Xmx" + xmx, "--enable-native-access=ALL-UNNAMED", "-Dai.djl.offline=true",
-                "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn", "-cp", System.getProperty("java.class.path"),
-                WushCli.class.getName()));
-        command.addAll(args);
+    /** Runs {@code wush ARGS} in a child JVM like this one; a failed step is an error naming its log. */
+    private WushProcess.Result child(List<String> args, Path marks, Path log) throws IOException, InterruptedException {
         System.err.println("bench-scale: wush " + String.join(" ", args));
-        ProcessBuilder pb = new ProcessBuilder(command).redirectOutput(log.toFile()).redirectError(ProcessBuilder.Redirect.INHERIT);
-        pb.environment().put(MemoryMarks.ENV, marks.toString());
-        int code = pb.start().waitFor();
-        if (code != 0) {
-            throw new IOException("step 'wush " + args.getFirst() + "' failed with exit code " + code + " (its output: " + log + ")");
+        WushProcess.Result r = WushProcess.run(xmx, args, marks, log, false);
+        if (r.exitCode() != 0) {
+            throw new IOException("step 'wush " + args.getFirst() + "' failed with exit code " + r.exitCode() + " (its output: " + log + ")");
         }
-        Map<String, String[]> byPhase = new LinkedHashMap<>();
-        for (String line : Files.readAllLines(marks)) {
-            String[] f = line.trim().split(" ");
-            byPhase.put(f[0], f);
-        }
-        return byPhase;
-    }
-
-    private static double seconds(Map<String, String[]> marks, String phase) {
-        return Double.parseDouble(mark(marks, phase)[3]);
-    }
-
-    private static long kb(Map<String, String[]> marks, String phase) {
-        return Long.parseLong(mark(marks, phase)[1]);
-    }
-
-    private static String[] mark(Map<String, String[]> marks, String phase) {
-        String[] f = marks.get(phase);
-        if (f == null) {
-            throw new IllegalStateException("the step recorded no '" + phase + "' memory mark");
-        }
-        return f;
-    }
-
-    private static String value(String[] mark, String key) {
-        for (String f : mark) {
-            if (f.startsWith(key + "=")) {
-                return f.substring(key.length() + 1);
-            }
-        }
-        throw new IllegalStateException("memory mark without " + key);
+        return r;
     }
 
     private static long size(Path p) throws IOException {
@@ -229,7 +189,7 @@ final class BenchScaleCommand implements Callable<Integer> {
         System.out.println("| step | wall time | peak resident (VmHWM) | notes |");
         System.out.println("|---|---:|---:|---|");
         for (Step s : steps) {
-            System.out.printf(Locale.ROOT, "| %s | %.1f s | %.2f GB | %s |%n", s.name(), s.seconds(), s.peakKb() * 1024 / 1e9, s.note());
+            System.out.printf(Locale.ROOT, "| %s | %.1f s | %.2f GB | %s |%n", s.name(), s.seconds(), s.peakBytes() / 1e9, s.note());
         }
     }
 }

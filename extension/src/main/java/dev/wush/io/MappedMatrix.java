@@ -1,5 +1,6 @@
 package dev.wush.io;
 
+import dev.wush.quant.format.Bf16;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -107,9 +108,7 @@ public final class MappedMatrix {
 
     private void widen(short[] bits, float[] out, int at, int n) {
         if (type == TensorType.BF16) {
-            for (int k = 0; k < n; k++) {
-                out[at + k] = Float.intBitsToFloat(bits[k] << 16); // the sign extension shifts out
-            }
+            Bf16.decode(bits, 0, out, at, n);
         } else {
             for (int k = 0; k < n; k++) {
                 out[at + k] = Float.float16ToFloat(bits[k]);

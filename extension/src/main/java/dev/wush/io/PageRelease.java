@@ -30,18 +30,21 @@ final class PageRelease {
                 .orElse(null);
     }
 
-    /** Drops the whole pages that {@code range} (a slice of a read-only mapping) touches. */
-    static void dontNeed(MemorySegment range) {
+    /**
+     * Drops the whole pages that {@code range} (a slice of a read-only mapping) touches; true when the
+     * kernel accepted the advice.
+     */
+    static boolean dontNeed(MemorySegment range) {
         if (MADVISE == null || range.byteSize() == 0 || !range.isMapped()) {
-            return;
+            return false;
         }
         long start = range.address() / PAGE * PAGE;
         long end = (range.address() + range.byteSize() + PAGE - 1) / PAGE * PAGE;
         try {
             // neighbouring tensors sharing an edge page lose nothing: a read-only mapping refaults from the file
-            int rc = (int) MADVISE.invokeExact(MemorySegment.ofAddress(start), end - start, MADV_DONTNEED);
+            return (int) MADVISE.invokeExact(MemorySegment.ofAddress(start), end - start, MADV_DONTNEED) == 0;
         } catch (Throwable e) {
-            // advisory only: memory stays resident, nothing is wrong
+            return false; // advisory only: memory stays resident, nothing is wrong
         }
     }
 }

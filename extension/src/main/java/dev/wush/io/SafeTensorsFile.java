@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import dev.wush.quant.format.Bf16;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -308,15 +309,16 @@ public final class SafeTensorsFile implements AutoCloseable {
      * Drops the pages of a tensor from this process's resident memory (they stay in the page cache and
      * are read again if touched): reading a model block by block then keeps one block of the file
      * resident, not every block read so far. Called by {@link #load}; callers of {@link #bytes} call it
-     * when done with the view.
+     * when done with the view. True when the system took the advice (Linux), false where it is not
+     * available or the tensor is empty.
      */
-    public void release(String name) throws CheckpointException {
+    public boolean release(String name) throws CheckpointException {
         TensorInfo info = info(name);
-        release(info, 0, info.byteSize());
+        return release(info, 0, info.byteSize());
     }
 
-    private void release(TensorInfo info, long from, long bytes) {
-        PageRelease.dontNeed(data.asSlice(info.begin() + from, bytes));
+    private boolean release(TensorInfo info, long from, long bytes) {
+        return PageRelease.dontNeed(data.asSlice(info.begin() + from, bytes));
     }
 
     /** Bytes converted per piece when a tensor is loaded in row blocks. */
@@ -353,16 +355,14 @@ public final class SafeTensorsFile implements AutoCloseable {
      */
     static void widenBf16(MemorySegment raw, MemorySegment wide, long elements) {
         ValueLayout.OfShort in = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-        ValueLayout.OfInt out = ValueLayout.JAVA_INT.withOrder(ByteOrder.nativeOrder());
+        ValueLayout.OfFloat out = ValueLayout.JAVA_FLOAT.withOrder(ByteOrder.nativeOrder());
         int piece = (int) Math.min(elements, 1 << 16);
         short[] bits = new short[piece];
-        int[] floats = new int[piece];
+        float[] floats = new float[piece];
         for (long i = 0; i < elements; i += piece) {
             int n = (int) Math.min(piece, elements - i);
             MemorySegment.copy(raw, in, i * 2, bits, 0, n);
-            for (int k = 0; k < n; k++) {
-                floats[k] = bits[k] << 16; // the sign extension shifts out
-            }
+            Bf16.decode(bits, 0, floats, 0, n);
             MemorySegment.copy(floats, 0, wide, out, i * 4, n);
         }
     }

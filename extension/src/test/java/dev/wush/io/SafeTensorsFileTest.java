@@ -85,6 +85,22 @@ class SafeTensorsFileTest {
     }
 
     @Test
+    void releasingATensorsPagesIsAcceptedOnLinuxAndLeavesItReadable() throws IOException {
+        Path file = dir.resolve("m.safetensors");
+        float[] a = new float[5000]; // several pages
+        for (int i = 0; i < a.length; i++) {
+            a[i] = i * 0.5f;
+        }
+        new SafeTensorsWriter().putFloats("a", new Shape(a.length), a).write(file);
+        try (SafeTensorsFile f = SafeTensorsFile.open(file)) {
+            assertArrayEquals(a, f.load(manager, "a", null, DataType.FLOAT32).toFloatArray());
+            assertEquals(System.getProperty("os.name").toLowerCase(java.util.Locale.ROOT).contains("linux"), f.release("a"),
+                    "madvise(MADV_DONTNEED) on a read-only mapping");
+            assertArrayEquals(a, f.load(manager, "a", null, DataType.FLOAT32).toFloatArray(), "refaulted from the file");
+        }
+    }
+
+    @Test
     void convertsBf16AndF16ToFloat32() throws IOException {
         // 1.5 is 0x3FC0 in bfloat16 and 0x3E00 in float16; -2 is 0xC000 in both
         byte[] bf16 = shorts(0x3FC0, 0xC000, 0x0000);

@@ -4,14 +4,12 @@ import static dev.wush.it.CliTest.wush;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.wush.cli.WushProcess;
 import dev.wush.it.CliTest.Run;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -49,38 +47,26 @@ class StreamingScaleTest {
         long packed = BLOCKS * blockParams * 17 / 32;         // 4.25 bits per weight
 
         Path out = tmp.resolve("quantized");
-        Map<String, long[]> q = child("512m", List.of("quantize", "--model", model.toString(), "--calib", calib.toString(),
+        WushProcess.Result q = child("512m", List.of("quantize", "--model", model.toString(), "--calib", calib.toString(),
                 "--window", "64", "--calib-windows", "2", "--method", "rtn", "--transform", "hadamard", "--out", out.toString()));
-        long quantizePeak = q.get("exit")[0] * 1024;
+        long quantizePeak = q.peakBytes("exit");
         assertTrue(quantizePeak < stackFloat32, "quantize peaked at " + quantizePeak / 1e9 + " GB, not below the "
                 + stackFloat32 / 1e9 + " GB float32 decoder stack: blocks are held, not streamed");
 
         // a heap smaller than the 0.39 GB of packed weights: they live in native memory outside the direct-memory limit
-        Map<String, long[]> g = child("256m", List.of("generate", "--model", out.toString(), "--prompt", "Once upon", "--max-tokens", "2"));
-        long loadPeak = g.get("loaded")[0] * 1024;
+        WushProcess.Result g = child("256m", List.of("generate", "--model", out.toString(), "--prompt", "Once upon", "--max-tokens", "2"));
+        long loadPeak = g.peakBytes("loaded");
         assertTrue(loadPeak < tableFloat32 + packed, "loading peaked at " + loadPeak / 1e9 + " GB, not below the "
                 + (tableFloat32 + packed) / 1e9 + " GB of a float32 embedding table plus the packed weights");
         System.out.printf("StreamingScaleTest: quantize VmHWM %.2f GB (float32 stack %.2f GB), load VmHWM %.2f GB (float32 table + packed %.2f GB)%n",
                 quantizePeak / 1e9, stackFloat32 / 1e9, loadPeak / 1e9, (tableFloat32 + packed) / 1e9);
     }
 
-    /** Runs {@code wush ARGS} in a child JVM with that -Xmx; returns its memory marks: phase → {VmHWM kB, VmRSS kB}. */
-    private Map<String, long[]> child(String heap, List<String> args) throws IOException, InterruptedException {
-        Path marks = tmp.resolve("marks-" + args.getFirst() + ".txt");
+    /** Runs {@code wush ARGS} in a child JVM with that -Xmx; fails the test with its output if it fails. */
+    private WushProcess.Result child(String heap, List<String> args) throws IOException, InterruptedException {
         Path log = tmp.resolve(args.getFirst() + ".log");
-        List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElseThrow(), "-Xmx" + heap,
-                "--enable-native-access=ALL-UNNAMED", "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
-                "dev.wush.cli.WushCli"));
-        command.addAll(args);
-        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
-        pb.environment().put("WUSH_MEMORY_MARKS", marks.toString());
-        int code = pb.start().waitFor();
-        assertEquals(0, code, "wush " + String.join(" ", args) + ":\n" + Files.readString(log));
-        Map<String, long[]> byPhase = new HashMap<>();
-        for (String line : Files.readAllLines(marks)) {
-            String[] f = line.trim().split(" ");
-            byPhase.put(f[0], new long[] {Long.parseLong(f[1]), Long.parseLong(f[2])});
-        }
-        return byPhase;
+        WushProcess.Result r = WushProcess.run(heap, args, tmp.resolve("marks-" + args.getFirst() + ".txt"), log, true);
+        assertEquals(0, r.exitCode(), "wush " + String.join(" ", args) + ":\n" + Files.readString(log));
+        return r;
     }
 }

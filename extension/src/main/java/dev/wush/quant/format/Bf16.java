@@ -19,6 +19,20 @@ public final class Bf16 {
         return Float.intBitsToFloat((bits & 0xFFFF) << 16);
     }
 
+    /** {@code n} bfloat16 values from {@code bits[from…]} widened (exactly) into {@code out[at…]}. */
+    public static void decode(short[] bits, int from, float[] out, int at, int n) {
+        for (int k = 0; k < n; k++) {
+            out[at + k] = Float.intBitsToFloat(bits[from + k] << 16); // the sign extension shifts out
+        }
+    }
+
+    /** {@code n} floats from {@code in[from…]} rounded to bfloat16 bits into {@code bits[at…]}. */
+    public static void encode(float[] in, int from, short[] bits, int at, int n) {
+        for (int k = 0; k < n; k++) {
+            bits[at + k] = (short) encode(in[from + k]);
+        }
+    }
+
     /** {@code x} rounded to the nearest bfloat16. */
     public static float round(float x) {
         return decode(encode(x));

@@ -68,22 +68,14 @@ public record LayerInput(String name, float[] weight, int out, int in, double[] 
     DMatrixRMaj weightGram(int start, int d) {
         DMatrixRMaj g = new DMatrixRMaj(d, d);
         int width = Math.min(d, in - start);
+        double[] row = new double[width];
         for (int r = 0; r < out; r++) {
-            int off = r * in + start;
             for (int i = 0; i < width; i++) {
-                double wi = weight[off + i];
-                if (wi == 0) {
-                    continue;
-                }
-                for (int j = 0; j < width; j++) {
-                    g.data[i * d + j] += wi * weight[off + j];
-                }
+                row[i] = weight[r * in + start + i];
             }
+            addOuter(g, row, 0, width);
         }
-        for (int i = 0; i < g.data.length; i++) {
-            g.data[i] /= out;
-        }
-        return g;
+        return scale(g, out);
     }
 
     /** The weight zero-padded to {@code paddedIn} columns, as float64. */
@@ -101,17 +93,26 @@ public record LayerInput(String name, float[] weight, int out, int in, double[] 
     static DMatrixRMaj weightGram(double[] w, int out, int cols, int start, int d) {
         DMatrixRMaj g = new DMatrixRMaj(d, d);
         for (int r = 0; r < out; r++) {
-            int off = r * cols + start;
-            for (int i = 0; i < d; i++) {
-                double wi = w[off + i];
-                if (wi == 0) {
-                    continue;
-                }
-                for (int j = 0; j < d; j++) {
-                    g.data[i * d + j] += wi * w[off + j];
-                }
+            addOuter(g, w, r * cols + start, d);
+        }
+        return scale(g, out);
+    }
+
+    /** {@code g[0:width, 0:width] += x xᵀ} for {@code x = v[off, off+width)}. */
+    private static void addOuter(DMatrixRMaj g, double[] v, int off, int width) {
+        int d = g.numCols;
+        for (int i = 0; i < width; i++) {
+            double vi = v[off + i];
+            if (vi == 0) {
+                continue;
+            }
+            for (int j = 0; j < width; j++) {
+                g.data[i * d + j] += vi * v[off + j];
             }
         }
+    }
+
+    private static DMatrixRMaj scale(DMatrixRMaj g, int out) {
         for (int i = 0; i < g.data.length; i++) {
             g.data[i] /= out;
         }

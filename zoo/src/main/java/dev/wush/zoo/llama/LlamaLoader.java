@@ -88,9 +88,9 @@ public final class LlamaLoader {
                 continue;
             }
             NDArray array;
-            if (!head && name.equals("model.embed_tokens.weight") && dtype == DataType.FLOAT32 && checkpoint.contains(name)
-                    && MappedMatrix.supports(checkpoint.info(name)) && checkpoint.info(name).shape().equals(e.getValue())) {
-                ((TokenEmbedding) BlockPaths.find(lm, "model.embed_tokens")).useMapped(mapped(checkpoint, name));
+            MappedMatrix table = !head && name.equals("model.embed_tokens.weight") ? mappable(checkpoint, name, e.getValue(), dtype) : null;
+            if (table != null) {
+                ((TokenEmbedding) BlockPaths.find(lm, "model.embed_tokens")).useMapped(table);
                 continue;
             }
             if (name.equals("lm_head.weight") && lm.config().tieWordEmbeddings()) {
@@ -136,10 +136,24 @@ public final class LlamaLoader {
     }
 
     /**
+     * The table {@code name} left in the checkpoint's mapping when that pays: the model computes in
+     * float32 and the checkpoint holds it as a 16-bit (bf16/f16) matrix of {@code shape}; null when
+     * it must be loaded as usual.
+     */
+    public static MappedMatrix mappable(SafeTensorsCheckpoint checkpoint, String name, Shape shape, DataType dtype)
+            throws CheckpointException {
+        if (dtype != DataType.FLOAT32 || !checkpoint.contains(name) || !MappedMatrix.supports(checkpoint.info(name))
+                || !checkpoint.info(name).shape().equals(shape)) {
+            return null;
+        }
+        return mapped(checkpoint, name);
+    }
+
+    /**
      * A 16-bit table (bf16/f16, 2-D) left in the checkpoint's mapping, after checking that it holds only
      * finite values; the pages read for the check are let go again.
      */
-    public static MappedMatrix mapped(SafeTensorsCheckpoint checkpoint, String name) throws CheckpointException {
+    private static MappedMatrix mapped(SafeTensorsCheckpoint checkpoint, String name) throws CheckpointException {
         MappedMatrix table = MappedMatrix.of(checkpoint, name);
         long bad = table.firstNonFinite();
         checkpoint.file(name).release(name);

@@ -342,9 +342,8 @@ public final class QuantizedCheckpoint {
                     BlockPaths.replace(lm, "lm_head", new MappedLinear(mappedEmbedding));
                     continue;
                 }
-                if (table && !tiedHead && dtype == DataType.FLOAT32 && tensors.contains(name)
-                        && MappedMatrix.supports(tensors.info(name)) && tensors.info(name).shape().equals(e.getValue())) {
-                    MappedMatrix m = LlamaLoader.mapped(tensors, name);
+                MappedMatrix m = table && !tiedHead ? LlamaLoader.mappable(tensors, name, e.getValue(), dtype) : null;
+                if (m != null) {
                     if (name.equals("model.embed_tokens.weight")) {
                         ((TokenEmbedding) BlockPaths.find(lm, "model.embed_tokens")).useMapped(m);
                         mappedEmbedding = m;

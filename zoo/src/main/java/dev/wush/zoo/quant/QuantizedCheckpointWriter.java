@@ -16,11 +16,13 @@ import dev.wush.io.TensorType;
 import dev.wush.kernel.PackedLayer;
 import dev.wush.nn.BlockPaths;
 import dev.wush.quant.block.WushLinear;
+import dev.wush.quant.format.Bf16;
 import dev.wush.quant.format.Formats;
 import dev.wush.quant.format.Nvfp4;
 import dev.wush.quant.format.QuantizedMatrix;
 import dev.wush.quant.transform.TransformKind;
 import dev.wush.zoo.llama.LlamaForCausalLM;
+import dev.wush.zoo.llama.LlamaLoader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -34,6 +36,7 @@ import java.util.Deque;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.function.UnaryOperator;
 
 /**
  * Writes a {@link QuantizedCheckpoint} as the quantizer produces it: {@link #writeBlock} streams
@@ -85,6 +88,38 @@ public final class QuantizedCheckpointWriter implements AutoCloseable {
             }
             throw e;
         }
+    }
+
+    /**
+     * The pipeline's output for a streaming run ({@link LlamaQuantizer#quantize(LlamaForCausalLM,
+     * ai.djl.ndarray.NDManager, long[][], LlamaQuantizer.Listener, LlamaQuantizer.BlockWeights,
+     * LlamaQuantizer.BlockOutput)}): each decoder block is written as soon as it is done and then released
+     * from the model ({@link LlamaQuantizer#release}), and a float32 embedding table is freed once the
+     * calibration windows are embedded when this writer copies it from the source. Memory then holds
+     * neither the original model nor the quantized one. A failed write is passed through
+     * {@code onWriteFailure} (to say where it was writing).
+     */
+    public LlamaQuantizer.BlockOutput streaming(UnaryOperator<IOException> onWriteFailure) {
+        String embedding = "model.embed_tokens.weight";
+        return new LlamaQuantizer.BlockOutput() {
+            @Override
+            public void embedded() {
+                ai.djl.nn.Parameter table = LlamaLoader.parameter(lm, embedding);
+                if (table.isInitialized() && sourceTensors != null && sourceTensors.contains(embedding)) {
+                    table.getArray().close(); // a float32 copy (a 16-bit one is read in the mapping): copied from the source
+                }
+            }
+
+            @Override
+            public void blockDone(int block) throws IOException {
+                try {
+                    writeBlock(block);
+                } catch (IOException e) {
+                    throw onWriteFailure.apply(e);
+                }
+                LlamaQuantizer.release(lm, block);
+            }
+        };
     }
 
     /** Writes every tensor up to and including those of decoder block {@code block}, which must be quantized. */
@@ -297,10 +332,7 @@ public final class QuantizedCheckpointWriter implements AutoCloseable {
                     switch (type) {
                         case F32 -> bytes.putFloat(v);
                         case F16 -> bytes.putShort(Float.floatToFloat16(v));
-                        case BF16 -> {
-                            int f = Float.floatToRawIntBits(v);
-                            bytes.putShort((short) ((f + 0x7FFF + ((f >>> 16) & 1)) >>> 16));
-                        }
+                        case BF16 -> bytes.putShort((short) Bf16.encode(v));
                         default -> throw new IllegalArgumentException("tensor '" + name + "': cannot store as " + type);
                     }
                 }

@@ -5,6 +5,7 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import dev.wush.io.ShardedSafeTensorsWriter;
 import dev.wush.io.TensorType;
+import dev.wush.quant.format.Bf16;
 import dev.wush.zoo.llama.LlamaConfig;
 import dev.wush.zoo.llama.LlamaForCausalLM;
 import java.io.IOException;
@@ -228,8 +229,7 @@ public final class SyntheticCheckpoint {
                 }
             }
             if (dtype == TensorType.BF16) {
-                int f = Float.floatToRawIntBits(v);
-                piece.putShort((short) ((f + 0x7FFF + ((f >>> 16) & 1)) >>> 16)); // round to nearest even
+                piece.putShort((short) Bf16.encode(v)); // round to nearest even
             } else {
                 piece.putFloat(v);
             }
