@@ -16,6 +16,7 @@ import dev.wush.zoo.llama.LlamaConfig;
 import dev.wush.zoo.llama.LlamaForCausalLM;
 import dev.wush.zoo.llama.LlamaLoader;
 import dev.wush.zoo.quant.LayerReport;
+import dev.wush.zoo.quant.HiddenPrecision;
 import dev.wush.zoo.quant.LlamaQuantizer;
 import dev.wush.zoo.quant.QuantMethod;
 import dev.wush.zoo.quant.QuantizationConfig;
@@ -75,6 +76,11 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "4", paramLabel = "N", description = "Calibration windows per forward pass (default 4).")
     int batch;
 
+    @Option(names = "--calib-hidden", defaultValue = "float32", paramLabel = "P",
+            description = "Precision of the calibration hidden states held between decoder blocks: float32 (default),"
+                    + " bf16 or fp16. 16-bit halves their memory; computation stays float32.")
+    String calibHidden;
+
     @Option(names = "--overwrite",
             description = "Replace --out if it is a previous result of wush quantize (never another directory).")
     boolean overwrite;
@@ -97,6 +103,12 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         if (batch < 1) {
             throw new IllegalArgumentException("--batch must be at least 1, got " + batch);
+        }
+        HiddenPrecision hidden;
+        try {
+            hidden = HiddenPrecision.parse(calibHidden);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--calib-hidden " + calibHidden + ": use float32, bf16 or fp16");
         }
         model.check();
         calibration.check();
@@ -135,31 +147,14 @@ final class QuantizeCommand implements Callable<Integer> {
                 try (QuantizedCheckpointWriter writer = QuantizedCheckpointWriter.open(lm, dir, target.staging(), config,
                         QuantizedCheckpoint.DEFAULT_SHARD_BYTES);
                         ProgressBar bar = Progress.bar("quantize", total, "layers")) {
-                    reports = new LlamaQuantizer(config, batch).quantize(lm, m.getNDManager(), windows, (block, blocks, r) -> {
+                    reports = new LlamaQuantizer(config, batch, hidden).quantize(lm, m.getNDManager(), windows, (block, blocks, r) -> {
                         bar.setExtraMessage(String.format(Locale.ROOT, "block %d/%d %s", block + 1, blocks,
                                 r.name().substring(r.name().indexOf('.', "model.layers.".length()) + 1)));
                         bar.step();
-                    }, LlamaQuantizer.fromCheckpoint(lm, weights, m.getNDManager(), dtype), new LlamaQuantizer.BlockOutput() {
-                        @Override
-                        public void embedded() {
-                            ai.djl.nn.Parameter table = LlamaLoader.parameter(lm, "model.embed_tokens.weight");
-                            if (table.isInitialized()) { // a float32 table (else it is looked up in the mapping)
-                                table.getArray().close(); // the writer copies it from the checkpoint
-                            }
-                        }
-
-                        @Override
-                        public void blockDone(int block) throws IOException {
-                            try {
-                                writer.writeBlock(block);
-                            } catch (IOException e) { // a full disk: say where, and that nothing was replaced
-                                throw OutOption.writeFailed(out, e);
-                            }
-                            LlamaQuantizer.release(lm, block);
-                        }
-                    });
+                    }, LlamaQuantizer.fromCheckpoint(lm, weights, m.getNDManager(), dtype),
+                            writer.streaming(e -> OutOption.writeFailed(out, e))); // a full disk: say where, and that nothing was replaced
                     seconds = (System.nanoTime() - start) / 1e9;
-                    report = report(config, reports, dir, windows, seconds);
+                    report = report(config, hidden, reports, dir, windows, seconds);
                     try {
                         writer.finish(reports, version == null ? "development" : version,
                                 Map.of("report.json", new GsonBuilder().setPrettyPrinting().create().toJson(report)));
@@ -189,7 +184,7 @@ final class QuantizeCommand implements Callable<Integer> {
         return 0;
     }
 
-    private JsonObject report(QuantizationConfig config, List<LayerReport> reports, Path dir, long[][] windows, double seconds) {
+    private JsonObject report(QuantizationConfig config, HiddenPrecision hidden, List<LayerReport> reports, Path dir, long[][] windows, double seconds) {
         JsonObject o = new JsonObject();
         o.addProperty("model", dir.toString());
         o.addProperty("out", out.toString());
@@ -198,6 +193,7 @@ final class QuantizeCommand implements Callable<Integer> {
         o.addProperty("transform", transform);
         o.addProperty("activations", config.quantizeActivations() ? "quantized" : "full");
         o.addProperty("calibration_tokens", (long) windows.length * windows[0].length);
+        o.addProperty("calibration_hidden", hidden.label());
         o.addProperty("seconds", seconds);
         JsonArray layers = new JsonArray();
         for (LayerReport r : reports) {

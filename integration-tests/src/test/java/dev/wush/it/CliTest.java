@@ -131,13 +131,14 @@ class CliTest {
     void quantizeSavesACheckpointThatEvalLoads() throws Exception {
         Path out = tmp.resolve("q-cli");
         String[] args = {"quantize", "--model", "stories260K", "--calib", text.toString(), "--calib-windows", "4", "--out",
-            out.toString(), "--format", "nvfp4", "--method", "rtn", "--transform", "adaptive:kurtosis", "--json"};
+            out.toString(), "--format", "nvfp4", "--method", "rtn", "--transform", "adaptive:kurtosis", "--calib-hidden", "bf16", "--json"};
         Run q = wush(args);
         assertEquals(0, q.code(), q.err());
         JsonObject report = JsonParser.parseString(q.lines().getLast()).getAsJsonObject();
         assertEquals(35, report.getAsJsonArray("layers").size());
         assertTrue(report.getAsJsonArray("layers").get(0).getAsJsonObject().get("reason").getAsString().contains("kurtosis"));
         assertTrue(report.get("bits_per_weight").getAsDouble() >= 4.5);
+        assertEquals("bf16", report.get("calibration_hidden").getAsString());
         assertTrue(q.out().contains("model.layers.4.mlp.down_proj"), q.out());
         assertTrue(Files.isRegularFile(out.resolve("report.json")) && Files.isRegularFile(out.resolve("config.json")));
 
@@ -162,6 +163,11 @@ class CliTest {
                 "--out", tmp.resolve("never").toString());
         assertEquals(2, badTransform.code());
         assertOneLine(badTransform, "magic");
+        Run badHidden = wush("quantize", "--model", "stories260K", "--calib", text.toString(), "--calib-hidden", "int8",
+                "--out", tmp.resolve("never").toString());
+        assertEquals(2, badHidden.code());
+        assertOneLine(badHidden, "--calib-hidden int8");
+        assertTrue(!Files.exists(tmp.resolve("never")));
     }
 
     @Test

@@ -85,6 +85,7 @@ class CriteriaTest {
                 .optArgument("calibration", calib.toString())
                 .optArgument("calibWindows", 2)
                 .optArgument("method", "rtn")
+                .optArgument("calibHidden", "bf16")
                 .build();
         try (ZooModel<TokenWindows, WindowLosses> zoo = criteria.loadModel()) {
             assertTrue(dev.wush.nn.BlockPaths.find(zoo.getBlock(), "model.layers.0.self_attn.q_proj")

@@ -390,6 +390,9 @@ class SafetyTest {
         IllegalArgumentException window = assertThrows(IllegalArgumentException.class,
                 () -> base.optArgument("activations", "full").optArgument("window", "4096").build().loadModel().close());
         assertTrue(window.getMessage().contains("max_position_embeddings"), window.getMessage());
+        IllegalArgumentException hidden = assertThrows(IllegalArgumentException.class,
+                () -> base.optArgument("window", "64").optArgument("calibHidden", "int8").build().loadModel().close());
+        assertTrue(hidden.getMessage().contains("calibHidden 'int8'"), hidden.getMessage());
     }
 
     // --- helpers ------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import dev.wush.translators.TokenWindows;
 import dev.wush.zoo.llama.LlamaConfig;
 import dev.wush.zoo.llama.LlamaForCausalLM;
 import dev.wush.zoo.llama.LlamaLoader;
+import dev.wush.zoo.quant.HiddenPrecision;
 import dev.wush.zoo.quant.LlamaQuantizer;
 import dev.wush.zoo.quant.QuantMethod;
 import dev.wush.zoo.quant.QuantizationConfig;
@@ -23,13 +24,14 @@ import java.util.Map;
  * {@code Criteria.optArgument("quantization", "wush:mxfp4")}: quantize while loading. Further
  * arguments: {@code calibration} (a text file, required), {@code method} (rtn | gptq, default gptq),
  * {@code transform} (default wush; also adaptive:…), {@code window} (256), {@code calibWindows} (128),
- * {@code activations} (quantized | full), {@code seed} (0). Every argument and the calibration file are
+ * {@code activations} (quantized | full), {@code seed} (0), {@code calibHidden} (float32 | bf16 | fp16: how
+ * calibration hidden states are held between blocks). Every argument and the calibration file are
  * checked by {@link #settings} before any weight is loaded.
  */
 final class QuantizeOnLoad {
 
     /** What to do, validated; {@code text} is the calibration text, already read. */
-    record Settings(QuantizationConfig config, int window, int calibWindows, Path calibration, String text) {}
+    record Settings(QuantizationConfig config, int window, int calibWindows, HiddenPrecision hidden, Path calibration, String text) {}
 
     private QuantizeOnLoad() {}
 
@@ -63,9 +65,15 @@ final class QuantizeOnLoad {
         if (count < 1) {
             throw new IllegalArgumentException("calibWindows must be at least 1, got " + count);
         }
+        HiddenPrecision hidden;
+        try {
+            hidden = HiddenPrecision.parse(args.getOrDefault("calibHidden", "float32").toString());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("calibHidden '" + args.get("calibHidden") + "': use float32, bf16 or fp16");
+        }
         LlamaConfig.load(dir).requireWindow("window", window, dir);
         Path file = Path.of(calibration.toString());
-        return new Settings(config, window, count, file, TextFiles.read(file, "calibration"));
+        return new Settings(config, window, count, hidden, file, TextFiles.read(file, "calibration"));
     }
 
     private static long integer(Map<String, Object> args, String key, long fallback) {
@@ -97,7 +105,7 @@ final class QuantizeOnLoad {
         LlamaForCausalLM lm = new LlamaForCausalLM(c);
         try (SafeTensorsCheckpoint checkpoint = SafeTensorsCheckpoint.open(dir)) {
             LlamaLoader.loadSkeleton(lm, checkpoint, manager, dtype);
-            new LlamaQuantizer(s.config(), 4).quantize(lm, manager, windows, (b, n, r) -> {},
+            new LlamaQuantizer(s.config(), 4, s.hidden()).quantize(lm, manager, windows, (b, n, r) -> {},
                     LlamaQuantizer.fromCheckpoint(lm, checkpoint, manager, dtype));
         }
         return lm;

@@ -116,10 +116,24 @@ public final class LlamaQuantizer {
 
     private final QuantizationConfig config;
     private final int batch;
+    private final HiddenPrecision hiddenPrecision;
 
+    /** Calibration windows run {@code batch} at a time; hidden states held in float32. */
     public LlamaQuantizer(QuantizationConfig config, int batch) {
+        this(config, batch, HiddenPrecision.FLOAT32);
+    }
+
+    /**
+     * @param hiddenPrecision how the calibration hidden states are held between blocks (16-bit halves
+     *     their memory; computation stays float32)
+     */
+    public LlamaQuantizer(QuantizationConfig config, int batch, HiddenPrecision hiddenPrecision) {
+        if (batch < 1) {
+            throw new IllegalArgumentException("batch must be at least 1, got " + batch);
+        }
         this.config = config;
         this.batch = batch;
+        this.hiddenPrecision = hiddenPrecision;
     }
 
     /**
@@ -173,12 +187,12 @@ public final class LlamaQuantizer {
         List<LayerReport> reports = new ArrayList<>();
         try (NDManager work = manager.newSubManager()) {
             ParameterStore ps = new ParameterStore(work, false);
-            List<NDArray> hidden = new ArrayList<>(); // (b, L, hidden) per batch of windows
+            HiddenStates hidden = new HiddenStates(hiddenPrecision, work); // (b, L, hidden) per batch of windows
             for (int from = 0; from < windows.length; from += batch) {
                 long[][] chunk = Arrays.copyOfRange(windows, from, Math.min(windows.length, from + batch));
-                hidden.add(model.child("embed_tokens").forward(ps, new NDList(work.create(chunk)), false).head());
+                hidden.add(model.child("embed_tokens").forward(ps, new NDList(work.create(chunk)), false).head(), "model.layers.0");
             }
-            NDList positions = model.positionInputs(work, 0, length, hidden.getFirst().getDataType());
+            NDList positions = model.positionInputs(work, 0, length, hidden.computeType());
             output.embedded();
             for (int b = 0; b < blocks; b++) {
                 String prefix = "model.layers." + b + ".";
@@ -189,12 +203,9 @@ public final class LlamaQuantizer {
                 Map<String, HessianAccumulator> hessians = new LinkedHashMap<>();
                 Map<String, Activations> samples = new LinkedHashMap<>();
                 Map<String, Linear> originals = new LinkedHashMap<>();
-                List<NDArray> inputs = hidden;
-                InputRecorder.around(lm, sinks(lm, prefix, work, hessians, samples, originals), () -> {
-                    for (NDArray h : inputs) {
-                        runLayer(layer, work, h, positions).close(); // unquantized pass: Hessians only
-                    }
-                });
+                HiddenStates inputs = hidden;
+                InputRecorder.around(lm, sinks(lm, prefix, work, hessians, samples, originals),
+                        () -> inputs.forEach(h -> runLayer(layer, work, h, positions).close())); // unquantized pass: Hessians only
                 for (Map.Entry<String, Linear> e : originals.entrySet()) {
                     String name = prefix + e.getKey();
                     if (!config.layers().test(name)) {
@@ -208,11 +219,9 @@ public final class LlamaQuantizer {
                     listener.layerDone(b, blocks, report);
                 }
                 hessians.values().forEach(HessianAccumulator::close);
-                List<NDArray> next = new ArrayList<>(); // the quantized block makes the next block's inputs
-                for (NDArray h : hidden) {
-                    next.add(runLayer(layer, work, h, positions));
-                    h.close();
-                }
+                HiddenStates next = new HiddenStates(hiddenPrecision, work); // the quantized block makes the next block's inputs
+                String nextName = b + 1 < blocks ? "model.layers." + (b + 1) : "the final norm";
+                hidden.drain(h -> next.add(runLayer(layer, work, h, positions), nextName));
                 hidden = next;
                 output.blockDone(b);
             }
@@ -229,7 +238,7 @@ public final class LlamaQuantizer {
      * The LM head, W4A16 in the head format: its Hessian comes from the last block's outputs after the
      * final norm, as the head sees them in the quantized model.
      */
-    private LayerReport quantizeHead(LlamaForCausalLM lm, NDManager manager, NDManager work, List<NDArray> hidden,
+    private LayerReport quantizeHead(LlamaForCausalLM lm, NDManager manager, NDManager work, HiddenStates hidden,
             BlockWeights weights) throws IOException {
         QuantizationConfig head = config.forHead();
         int in = lm.config().hiddenSize();
@@ -247,14 +256,14 @@ public final class LlamaQuantizer {
         }
         try (HessianAccumulator acc = LinearQuantizer.accumulator(head, work, in)) {
             Activations sample = new Activations(in);
-            for (NDArray h : hidden) {
+            hidden.forEach(h -> {
                 try (NDManager step = work.newSubManager()) {
                     NDArray normed = lm.model().child("norm").forward(new ParameterStore(step, false), new NDList(h), false).head();
                     normed.attach(step);
                     acc.add(normed);
                     sample.addUpTo(normed, head.errorRows());
                 }
-            }
+            });
             LayerReport report = new LinearQuantizer(head).quantizeAndReplace(lm, manager, work, "lm_head", weight, null, acc, sample,
                     null, null);
             if (ownWeight || !tied) {
