@@ -108,18 +108,19 @@ final class BenchQuantCommand implements Callable<Integer> {
                 return (System.nanoTime() - t) / 1e9;
             });
             rows.add(new Row(String.format(Locale.ROOT, "baseline: DJL fp32 matMul (%d × %d)·(%d × %d)ᵀ", tokens, in, out, in), base));
-            double[][] hessian = new double[1][];
-            rows.add(new Row(String.format(Locale.ROOT, "Hessian XᵀX/n, float64, %d tokens × %d", tokens, in), median(() -> {
+            rows.add(new Row(String.format(Locale.ROOT, "Hessian XᵀX/n, float32 on the engine, %d tokens", tokens), median(() -> {
                 long t = System.nanoTime();
                 try (HessianAccumulator acc = new HessianAccumulator(manager, in)) {
                     acc.add(xs);
-                    hessian[0] = acc.hessian();
+                    try (NDArray h = acc.mean(manager)) {
+                        h.getFloat(0, 0); // the product is done
+                    }
                 }
                 return (System.nanoTime() - t) / 1e9;
             })));
-            LayerInput layer = new LayerInput("bench", w, out, in, hessian[0]);
             if (rtnRows) {
                 for (QuantFormat f : List.of(Mxfp4.DEFAULT, Nvfp4.FIXED)) {
+                    LayerInput layer = blockDiagonal(manager, xs, w, out, in, f.groupSize());
                     int blocks = in / f.groupSize();
                     rows.add(new Row(String.format(Locale.ROOT, "WUSH transforms, all %d blocks of d=%d (%s)", blocks, f.groupSize(),
                             f.name()), median(() -> time(() -> Rtn.transforms(layer, f.groupSize(), TransformKind.WUSH, 0)))));
@@ -128,54 +129,146 @@ final class BenchQuantCommand implements Callable<Integer> {
                 }
             }
             if (gptqRow) {
-                rows.add(new Row(String.format(Locale.ROOT, "GPTQ MXFP4 + WUSH, %d × %d (once)", out, in),
-                        time(() -> Gptq.quantize(layer, Mxfp4.DEFAULT, TransformKind.WUSH, 0))));
+                int d = Mxfp4.DEFAULT.groupSize();
+                try (HessianAccumulator acc = new HessianAccumulator(manager, in); NDManager step = manager.newSubManager()) {
+                    acc.add(xs);
+                    LayerInput layer = new LayerInput("bench", w, out, in, acc.diagonalBlocks(d), d, acc.mean(step));
+                    rows.add(new Row(String.format(Locale.ROOT, "  of which: Cholesky factor of the damped inverse, %d × %d", in, in),
+                            time(() -> {
+                                try (NDManager m = step.newSubManager()) {
+                                    return Gptq.inverseHessianCholesky(layer, in, m).getFloat(0, 0);
+                                }
+                            })));
+                    rows.add(new Row(String.format(Locale.ROOT, "GPTQ MXFP4 + WUSH, %d × %d (once)", out, in),
+                            time(() -> Gptq.quantize(layer, Mxfp4.DEFAULT, TransformKind.WUSH, 0))));
+                }
             }
         }
         return rows;
     }
 
-    private static void printTable(List<Row> rows) {
-        System.out.printf(Locale.ROOT, "%-62s %10s %12s%n", "operation", "seconds", "× baseline");
-        for (Row r : rows) {
-            System.out.printf(Locale.ROOT, "%-62s %10.3f %12.2f%n", r.operation(), r.seconds(), r.seconds() / rows.getFirst().seconds());
+    /** The layer with the diagonal blocks of its Hessian only (all RTN reads). */
+    private static LayerInput blockDiagonal(NDManager manager, NDArray xs, float[] w, int out, int in, int d) {
+        try (HessianAccumulator acc = new HessianAccumulator(manager, in, d)) {
+            acc.add(xs);
+            return new LayerInput("bench", w, out, in, acc.hessian(), d);
         }
-        System.out.printf(Locale.ROOT, "%d cores, %s%n%n", Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.name")
-                + " " + System.getProperty("java.version"));
+    }
+
+    private static void printTable(List<Row> rows) {
+        System.out.printf(Locale.ROOT, "%-66s %10s %12s%n", "operation", "seconds", "× baseline");
+        for (Row r : rows) {
+            System.out.printf(Locale.ROOT, "%-66s %10.3f %12.2f%n", r.operation(), r.seconds(), r.seconds() / rows.getFirst().seconds());
+        }
+        System.out.printf(Locale.ROOT, "%s%n%n", machine());
+    }
+
+    static String machine() {
+        String cpu = "unknown CPU";
+        try {
+            for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("model name")) {
+                    cpu = line.substring(line.indexOf(':') + 1).trim();
+                    break;
+                }
+            }
+        } catch (java.io.IOException e) {
+            // not Linux: the name stays unknown
+        }
+        return String.format(Locale.ROOT, "%s, %d cores, %s %s", cpu, Runtime.getRuntime().availableProcessors(),
+                System.getProperty("java.vm.name"), System.getProperty("java.version"));
+    }
+
+    /** Seconds of one engine float32 GEMM (n × n)·(n × n), median of the repeats: the rate every floor is measured at. */
+    private double gemmSeconds(int n) {
+        try (NDManager manager = NDManager.newBaseManager("PyTorch")) {
+            NDArray a = manager.randomNormal(new Shape(n, n));
+            NDArray b = manager.randomNormal(new Shape(n, n));
+            return median(() -> {
+                long t = System.nanoTime();
+                try (NDArray c = a.matMul(b)) {
+                    c.getFloat(0, 0);
+                }
+                return (System.nanoTime() - t) / 1e9;
+            });
+        }
     }
 
     /**
-     * Llama-3.1-8B: per decoder block q,o are 4096×4096, k,v 1024×4096, gate,up 14336×4096, down 4096×14336;
-     * four distinct inputs get a Hessian (q/k/v share one, gate/up another). Per block the pipeline runs GPTQ
-     * on the seven linears, accumulates the four Hessians over the calibration tokens, and runs the block
-     * forward twice over them (unquantized for Hessians, quantized for the next block's inputs), which is
-     * estimated from the fp32 matMul rate measured here.
+     * Llama-3.1-8B, one decoder block, each step against its arithmetic floor: the time of engine
+     * float32 GEMMs of the same multiply-adds at the rate measured here. Per block the pipeline
+     * accumulates four Hessians over the calibration tokens (q/k/v share one, gate/up another), runs
+     * GPTQ on the seven linears, and runs the block forward twice (unquantized for the Hessians,
+     * quantized for the next block's inputs). The forward passes are counted at the floor (their
+     * linears' products); the Hessians are timed over --tokens and scaled; GPTQ is timed once per shape.
      */
     private int llama8bEstimate() {
         record Kind(String name, int out, int in, int count, int hessians) {}
         List<Kind> kinds = List.of(new Kind("q_proj, o_proj", 4096, 4096, 2, 2), new Kind("k_proj, v_proj", 1024, 4096, 2, 0),
                 new Kind("gate_proj, up_proj", 14336, 4096, 2, 1), new Kind("down_proj", 4096, 14336, 1, 1));
-        double perBlock = 0;
-        List<Row> summary = new ArrayList<>();
+        int n = 4096;
+        double gemm = gemmSeconds(n);
+        double rate = 2.0 * n * n * n / gemm; // flop/s
+        System.out.printf(Locale.ROOT, "floor rate: engine float32 GEMM %d³ in %.3f s = %.1f GFLOP/s%n%n", n, gemm, rate / 1e9);
+        List<String[]> table = new ArrayList<>();
+        double hessians = 0;
+        double hessiansFloor = 0;
+        double gptqs = 0;
+        double gptqsFloor = 0;
+        double forwardFloor = 0;
+        double downGptq = 0;
         for (Kind k : kinds) {
             List<Row> rows = benchLayer(k.out(), k.in(), false, true);
             printTable(rows);
-            double matmulPerToken = rows.get(0).seconds() / tokens;
-            double hessianPerToken = rows.get(1).seconds() / tokens;
-            double gptq = rows.get(2).seconds();
-            double layerSeconds = k.count() * (gptq + 2 * matmulPerToken * calibTokens) + k.hessians() * hessianPerToken * calibTokens;
-            summary.add(new Row(String.format(Locale.ROOT, "%-18s %5d × %-5d ×%d: GPTQ %.1f s each", k.name(), k.out(), k.in(), k.count(), gptq),
-                    layerSeconds));
-            perBlock += layerSeconds;
+            double hessian = rows.get(1).seconds() / tokens * calibTokens;
+            double hessianFloor = 2.0 * calibTokens * k.in() * k.in() / rate;
+            double gptq = rows.get(3).seconds();
+            double p = k.in();
+            double gptqFloor = (2.0 / 3 * p * p * p + 2.0 * k.out() * p * p / 2) / rate; // Cholesky + triangular inverse, lazy updates
+            if (k.hessians() > 0) {
+                table.add(new String[] {String.format(Locale.ROOT, "Hessian XᵀX, width %d, %d tokens ×%d", k.in(), calibTokens, k.hessians()),
+                    sec(k.hessians() * hessian), sec(k.hessians() * hessianFloor), ratio(hessian, hessianFloor)});
+            }
+            table.add(new String[] {String.format(Locale.ROOT, "GPTQ + WUSH %s %d × %d ×%d", k.name(), k.out(), k.in(), k.count()),
+                sec(k.count() * gptq), sec(k.count() * gptqFloor), ratio(gptq, gptqFloor)});
+            hessians += k.hessians() * hessian;
+            hessiansFloor += k.hessians() * hessianFloor;
+            gptqs += k.count() * gptq;
+            gptqsFloor += k.count() * gptqFloor;
+            forwardFloor += k.count() * 2 * (2.0 * calibTokens * k.out() * k.in()) / rate;
+            if (k.name().equals("down_proj")) {
+                downGptq = gptq;
+            }
         }
-        System.out.printf(Locale.ROOT, "Llama-3.1-8B estimate, GPTQ MXFP4 + WUSH, %d calibration tokens, per decoder block:%n", calibTokens);
-        for (Row r : summary) {
-            System.out.printf(Locale.ROOT, "  %-60s %10.1f s%n", r.operation(), r.seconds());
+        double block = forwardFloor + hessians + gptqs;
+        double floor = forwardFloor + hessiansFloor;
+        table.add(new String[] {"forward passes ×2 (counted at the floor)", sec(forwardFloor), sec(forwardFloor), "1.00"});
+        table.add(new String[] {"one decoder block", sec(block), sec(floor + gptqsFloor), ratio(block, floor + gptqsFloor)});
+        System.out.printf(Locale.ROOT, "Llama-3.1-8B, GPTQ MXFP4 + WUSH, %d calibration tokens, one decoder block (%s):%n%n", calibTokens, machine());
+        System.out.println("| step | seconds | floor s | × floor |");
+        System.out.println("|---|---:|---:|---:|");
+        for (String[] r : table) {
+            System.out.printf(Locale.ROOT, "| %s | %s | %s | %s |%n", r[0], r[1], r[2], r[3]);
         }
-        System.out.printf(Locale.ROOT, "  %-60s %10.1f s%n", "one decoder block (GPTQ + Hessians + 2 forward passes)", perBlock);
-        System.out.printf(Locale.ROOT, "  %-60s %10.2f h%n", "32 decoder blocks", 32 * perBlock / 3600);
-        System.out.println("  (attention score products are left out: at 2048-token windows they add ~10% to the forward passes)");
+        System.out.println();
+        System.out.printf(Locale.ROOT, "32 decoder blocks: %.2f h; floor (forward passes + Hessians): %.2f h; ratio %.2f%n",
+                32 * block / 3600, 32 * floor / 3600, block / floor);
+        System.out.printf(Locale.ROOT, "one block's GPTQ (all seven linears) / its Hessian accumulation: %.2f%n", gptqs / hessians);
+        System.out.printf(Locale.ROOT, "down_proj GPTQ: %.1f s (float64 EJML before: %.1f s, %.1f× faster)%n", downGptq, OLD_DOWN_PROJ_GPTQ,
+                OLD_DOWN_PROJ_GPTQ / downGptq);
+        System.out.println("(attention score products are left out: at 2048-token windows they add ~10% to the forward passes)");
         return 0;
+    }
+
+    /** down_proj GPTQ with float64 EJML factorisations, measured 2026-11-23 on this project's 2-core AMD EPYC machine. */
+    static final double OLD_DOWN_PROJ_GPTQ = 1654.9;
+
+    private static String sec(double s) {
+        return String.format(Locale.ROOT, "%.1f", s);
+    }
+
+    private static String ratio(double s, double floor) {
+        return String.format(Locale.ROOT, "%.2f", s / floor);
     }
 
     private static double time(Supplier<?> work) {

@@ -9,7 +9,7 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
-/** {@code --calib}, {@code --window}, {@code --calib-windows}: which tokens calibrate. */
+/** {@code --calib}, {@code --window}, {@code --calib-windows} or {@code --calib-tokens}: which tokens calibrate. */
 final class CalibrationOptions {
 
     @Option(names = "--calib", required = true, paramLabel = "FILE",
@@ -19,9 +19,15 @@ final class CalibrationOptions {
     @Option(names = "--window", defaultValue = "256", paramLabel = "L", description = "Window length in tokens (default 256).")
     int window;
 
-    @Option(names = "--calib-windows", defaultValue = "128", paramLabel = "N",
-            description = "Number of leading windows to use (default 128).")
-    int windows;
+    @Option(names = "--calib-windows", paramLabel = "N", description = "Number of leading windows to use (default 128).")
+    Integer windowCount;
+
+    @Option(names = "--calib-tokens", paramLabel = "T",
+            description = "Instead of --calib-windows: about T calibration tokens (rounded up to whole windows).")
+    Long tokens;
+
+    /** Windows to use, from --calib-windows or --calib-tokens; set by {@link #check()}. */
+    int windows = 128;
 
     private String text;
 
@@ -30,8 +36,19 @@ final class CalibrationOptions {
         if (window < 2) {
             throw new IllegalArgumentException("--window must be at least 2, got " + window);
         }
-        if (windows < 1) {
-            throw new IllegalArgumentException("--calib-windows must be at least 1, got " + windows);
+        if (windowCount != null && tokens != null) {
+            throw new IllegalArgumentException("--calib-windows and --calib-tokens: give one of them");
+        }
+        if (tokens != null) {
+            if (tokens < 1) {
+                throw new IllegalArgumentException("--calib-tokens must be at least 1, got " + tokens);
+            }
+            windows = Math.toIntExact((tokens + window - 1) / window);
+        } else if (windowCount != null) {
+            if (windowCount < 1) {
+                throw new IllegalArgumentException("--calib-windows must be at least 1, got " + windowCount);
+            }
+            windows = windowCount;
         }
         text = TextFiles.read(calib, "--calib");
         if (text.isBlank()) {
@@ -44,15 +61,15 @@ final class CalibrationOptions {
         config.requireWindow("--window", window, modelDir);
     }
 
-    /** The first {@code --calib-windows} windows of the calibration text. */
+    /** The first {@code --calib-windows} windows (or enough for {@code --calib-tokens}) of the calibration text. */
     long[][] windows(TextTokenizer tokenizer, PrintStream notes) throws IOException {
         if (text == null) {
             check();
         }
-        long[] tokens = tokenizer.encodeWithBos(text);
-        long[][] leading = TokenWindows.leading(tokens, window, windows, "--calib " + calib);
+        long[] ids = tokenizer.encodeWithBos(text);
+        long[][] leading = TokenWindows.leading(ids, window, windows, "--calib " + calib);
         if (leading.length < windows) {
-            notes.printf("note: %s gives %d windows of %d tokens, fewer than --calib-windows %d; using %d%n",
+            notes.printf("note: %s gives %d windows of %d tokens, fewer than the %d asked for; using %d%n",
                     calib, leading.length, window, windows, leading.length);
         }
         return leading;

@@ -152,7 +152,7 @@ final class QuantizeCommand implements Callable<Integer> {
                                 r.name().substring(r.name().indexOf('.', "model.layers.".length()) + 1)));
                         bar.step();
                     }, LlamaQuantizer.fromCheckpoint(lm, weights, m.getNDManager(), dtype),
-                            writer.streaming(e -> OutOption.writeFailed(out, e))); // a full disk: say where, and that nothing was replaced
+                            withEstimate(writer.streaming(e -> OutOption.writeFailed(out, e)), lm.config().numHiddenLayers()));
                     seconds = (System.nanoTime() - start) / 1e9;
                     report = report(config, hidden, reports, dir, windows, seconds);
                     try {
@@ -182,6 +182,37 @@ final class QuantizeCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * {@code output} (the streaming writer: a full disk says where, and that nothing was replaced), also
+     * printing after the first block how long the whole job should take: the first block's time (its
+     * weights read, calibrated, quantized and written) times the number of blocks.
+     */
+    private static LlamaQuantizer.BlockOutput withEstimate(LlamaQuantizer.BlockOutput output, int blocks) {
+        long start = System.nanoTime();
+        return new LlamaQuantizer.BlockOutput() {
+            @Override
+            public void embedded() throws IOException {
+                output.embedded();
+            }
+
+            @Override
+            public void blockDone(int block) throws IOException {
+                output.blockDone(block);
+                if (block == 0 && blocks > 1) {
+                    double first = (System.nanoTime() - start) / 1e9;
+                    System.err.printf(Locale.ROOT, "%nnote: the first of %d decoder blocks took %s; estimated total %s (done about %s)%n",
+                            blocks, duration(first), duration(first * blocks),
+                            java.time.LocalTime.now().plusSeconds((long) (first * (blocks - 1))).withNano(0));
+                }
+            }
+        };
+    }
+
+    private static String duration(double seconds) {
+        long s = Math.round(seconds);
+        return s < 120 ? s + " s" : s < 7200 ? String.format(Locale.ROOT, "%.1f min", s / 60.0) : String.format(Locale.ROOT, "%.1f h", s / 3600.0);
     }
 
     private JsonObject report(QuantizationConfig config, HiddenPrecision hidden, List<LayerReport> reports, Path dir, long[][] windows, double seconds) {

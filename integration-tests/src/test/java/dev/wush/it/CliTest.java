@@ -130,7 +130,7 @@ class CliTest {
     @Test
     void quantizeSavesACheckpointThatEvalLoads() throws Exception {
         Path out = tmp.resolve("q-cli");
-        String[] args = {"quantize", "--model", "stories260K", "--calib", text.toString(), "--calib-windows", "4", "--out",
+        String[] args = {"quantize", "--model", "stories260K", "--calib", text.toString(), "--calib-tokens", "1000", "--out",
             out.toString(), "--format", "nvfp4", "--method", "rtn", "--transform", "adaptive:kurtosis", "--calib-hidden", "bf16", "--json"};
         Run q = wush(args);
         assertEquals(0, q.code(), q.err());
@@ -139,6 +139,8 @@ class CliTest {
         assertTrue(report.getAsJsonArray("layers").get(0).getAsJsonObject().get("reason").getAsString().contains("kurtosis"));
         assertTrue(report.get("bits_per_weight").getAsDouble() >= 4.5);
         assertEquals("bf16", report.get("calibration_hidden").getAsString());
+        assertEquals(4 * 256, report.get("calibration_tokens").getAsLong(), "--calib-tokens 1000: four windows of 256");
+        assertTrue(q.err().contains("note: the first of 5 decoder blocks took"), q.err());
         assertTrue(q.out().contains("model.layers.4.mlp.down_proj"), q.out());
         assertTrue(Files.isRegularFile(out.resolve("report.json")) && Files.isRegularFile(out.resolve("config.json")));
 
@@ -163,6 +165,10 @@ class CliTest {
                 "--out", tmp.resolve("never").toString());
         assertEquals(2, badTransform.code());
         assertOneLine(badTransform, "magic");
+        Run both = wush("quantize", "--model", "stories260K", "--calib", text.toString(), "--calib-windows", "4", "--calib-tokens", "100",
+                "--out", tmp.resolve("never").toString());
+        assertEquals(2, both.code());
+        assertOneLine(both, "--calib-tokens");
         Run badHidden = wush("quantize", "--model", "stories260K", "--calib", text.toString(), "--calib-hidden", "int8",
                 "--out", tmp.resolve("never").toString());
         assertEquals(2, badHidden.code());

@@ -1,5 +1,6 @@
 package dev.wush.quant.layer;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import org.ejml.data.DMatrixRMaj;
 
@@ -7,16 +8,24 @@ import org.ejml.data.DMatrixRMaj;
  * What quantizing one linear layer needs: its weight (out, in) and the Hessian of its inputs
  * {@code H = XᵀX / n}, both row-major: the whole (in, in) matrix, or — all that RTN's per-block
  * transforms read — only its diagonal blocks of {@code hessianBlock} features, (blocks, d, d) over the
- * inputs zero-padded to a multiple of d.
+ * inputs zero-padded to a multiple of d. For GPTQ on a large layer the whole matrix stays on the engine
+ * ({@code engineHessian}, float32) and {@code hessian} holds only its diagonal blocks.
  *
  * @param name names the layer in errors and reports
  * @param hessianBlock 0 for a full Hessian, else the size d of its diagonal blocks
+ * @param engineHessian null, or the full (in, in) Hessian as an engine array (float32), of which
+ *     {@code hessian} holds the diagonal blocks
  */
-public record LayerInput(String name, float[] weight, int out, int in, double[] hessian, int hessianBlock) {
+public record LayerInput(String name, float[] weight, int out, int in, double[] hessian, int hessianBlock, NDArray engineHessian) {
 
     /** A layer with its full (in, in) Hessian. */
     public LayerInput(String name, float[] weight, int out, int in, double[] hessian) {
-        this(name, weight, out, in, hessian, 0);
+        this(name, weight, out, in, hessian, 0, null);
+    }
+
+    /** A layer with its full Hessian ({@code hessianBlock} 0) or its diagonal blocks only. */
+    public LayerInput(String name, float[] weight, int out, int in, double[] hessian, int hessianBlock) {
+        this(name, weight, out, in, hessian, hessianBlock, null);
     }
 
     public LayerInput {
@@ -30,6 +39,10 @@ public record LayerInput(String name, float[] weight, int out, int in, double[] 
             throw new IllegalArgumentException(name + ": block-diagonal Hessian has " + hessian.length + " values, not "
                     + new Shape(Padding.padded(in, hessianBlock) / hessianBlock, hessianBlock, hessianBlock));
         }
+        if (engineHessian != null && (hessianBlock == 0 || !engineHessian.getShape().equals(new Shape(in, in)))) {
+            throw new IllegalArgumentException(name + ": the engine Hessian must be (" + in + ", " + in + ") beside its diagonal blocks, not "
+                    + engineHessian.getShape());
+        }
         for (int i = 0; i < weight.length; i++) {
             if (!Float.isFinite(weight[i])) {
                 throw new IllegalArgumentException("weight of " + name + " has " + weight[i] + " at (" + i / in + ", " + i % in
@@ -39,6 +52,14 @@ public record LayerInput(String name, float[] weight, int out, int in, double[] 
         for (double v : hessian) {
             if (!Double.isFinite(v)) {
                 throw new IllegalArgumentException("calibration inputs of " + name + " contain NaN or infinity");
+            }
+        }
+        if (engineHessian != null) {
+            try (NDArray nan = engineHessian.isNaN(); NDArray inf = engineHessian.isInfinite();
+                    NDArray bad = nan.logicalOr(inf); NDArray any = bad.any()) {
+                if (any.getBoolean()) {
+                    throw new IllegalArgumentException("calibration inputs of " + name + " contain NaN or infinity");
+                }
             }
         }
     }

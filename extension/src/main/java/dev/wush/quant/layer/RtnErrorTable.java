@@ -1,9 +1,11 @@
 package dev.wush.quant.layer;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.wush.quant.format.QuantFormat;
 import dev.wush.quant.transform.TransformKind;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -28,14 +30,15 @@ public final class RtnErrorTable {
      */
     public static Map<String, Double> errors(NDManager manager, String name, float[] weight, int out, int in,
             float[] x, int rows, List<QuantFormat> formats, List<TransformKind> kinds, long seed, Runnable onEach) {
-        double[] hessian;
-        try (HessianAccumulator acc = new HessianAccumulator(manager, in)) {
-            acc.add(manager.create(x, new Shape(rows, in)));
-            hessian = acc.hessian();
-        }
-        LayerInput layer = new LayerInput(name, weight, out, in, hessian);
+        Map<Integer, LayerInput> byGroup = new HashMap<>(); // RTN reads the Hessian's diagonal blocks of the group size only
         Map<String, Double> errors = new LinkedHashMap<>();
         for (QuantFormat format : formats) {
+            LayerInput layer = byGroup.computeIfAbsent(format.groupSize(), d -> {
+                try (HessianAccumulator acc = new HessianAccumulator(manager, in, d); NDArray xs = manager.create(x, new Shape(rows, in))) {
+                    acc.add(xs);
+                    return new LayerInput(name, weight, out, in, acc.hessian(), d);
+                }
+            });
             for (TransformKind kind : kinds) {
                 QuantizedLayer q = Rtn.quantize(layer, format, kind, seed);
                 errors.put(label(format, kind), LayerError.normalized(manager, q, x, rows, weight, true));

@@ -42,7 +42,24 @@ final class LinearQuantizer {
         int out = (int) w.getShape().get(0);
         int in = (int) w.getShape().get(1);
         float[] weight = w.toType(DataType.FLOAT32, false).toFloatArray();
-        LayerInput input = new LayerInput(name, weight, out, in, hessian.hessian(), hessian.blockSize());
+        int d = config.format().groupSize();
+        // GPTQ: the whole Hessian stays on the engine (float32), the transforms read its diagonal blocks
+        NDArray engineHessian = hessian.blockSize() == 0 ? hessian.mean(work) : null;
+        try {
+            LayerInput input = engineHessian == null
+                    ? new LayerInput(name, weight, out, in, hessian.hessian(), hessian.blockSize())
+                    : new LayerInput(name, weight, out, in, hessian.diagonalBlocks(d), d, engineHessian);
+            return quantizeAndReplace(root, manager, work, name, input, biasArray, sample, kurtosisKind, kurtosisReason, start);
+        } finally {
+            if (engineHessian != null) {
+                engineHessian.close();
+            }
+        }
+    }
+
+    private LayerReport quantizeAndReplace(Block root, NDManager manager, NDManager work, String name, LayerInput input,
+            NDArray biasArray, Activations sample, TransformKind kurtosisKind, String kurtosisReason, long start) {
+        float[] weight = input.weight();
         float[] x = sample.values();
         int rows = sample.rows();
         Map<String, Double> candidates = new LinkedHashMap<>();
