@@ -10,7 +10,7 @@ import org.ejml.data.DMatrixRMaj;
 
 /**
  * Cholesky factorisation and triangular inversion of large float32 matrices on the engine (DJL has
- * {@code matMul} but no Cholesky). Both recurse on 2×2 block partitions: the diagonal blocks of at most
+ * {@code matMul} but no Cholesky). All recurse on 2×2 block partitions: the diagonal blocks of at most
  * {@link #BASE} rows are factorised or inverted with EJML in float64, and all the O(n³) work is in engine
  * matrix products, which run on every core (or on the GPU the arrays live on).
  *
@@ -49,17 +49,48 @@ public final class EngineCholesky {
     /**
      * The lower Cholesky factor of the inverse, {@code L Lᵀ = a⁻¹}, without forming {@code a⁻¹}: with J
      * the reversal, {@code J a J = C Cᵀ} gives {@code a = R Rᵀ} for the upper {@code R = J C J}, so
-     * {@code a⁻¹ = R⁻ᵀ R⁻¹} and {@code L = R⁻ᵀ = J C⁻ᵀ J}. One factorisation and one triangular inverse.
+     * {@code a⁻¹ = R⁻ᵀ R⁻¹} and {@code L = R⁻ᵀ = J C⁻ᵀ J}. {@code C⁻¹} comes straight from one recursion
+     * ({@link #inverseFactor}).
      */
     public static NDArray inverseLower(NDArray a) {
         try (NDManager scope = a.getManager().newSubManager()) {
             NDArray reversed = float32(a, scope).flip(0, 1);
             reversed.attach(scope);
-            NDArray c = lower(reversed, scope);
-            NDArray cInverse = invertLower(c, scope);
+            NDArray cInverse = inverseFactor(reversed, scope);
             NDArray l = cInverse.transpose().flip(0, 1);
             l.attach(a.getManager());
             return l;
+        }
+    }
+
+    /**
+     * {@code chol(a)⁻¹} in one recursion that never assembles the factor itself:
+     * {@code X11 = chol(A11)⁻¹}, {@code L21 = A21 X11ᵀ}, {@code X22 = chol(A22 − L21 L21ᵀ)⁻¹},
+     * {@code X21 = −X22 L21 X11}.
+     */
+    private static NDArray inverseFactor(NDArray a, NDManager scope) {
+        long n = a.getShape().get(0);
+        if (n <= BASE) {
+            DMatrixRMaj l;
+            try {
+                l = Linalg.choleskyLower(lowerSymmetric(a, (int) n));
+            } catch (ArithmeticException e) {
+                throw new ArithmeticException("the matrix is not positive definite (a " + n + "-row diagonal block)");
+            }
+            return fromEjml(invertLowerBase(l), scope);
+        }
+        long h = half(n);
+        try (NDManager level = scope.newSubManager()) {
+            NDArray x11 = own(inverseFactor(own(a.get(new NDIndex(":{}, :{}", h, h)), level), level), level);
+            NDArray a21 = own(a.get(new NDIndex("{}:, :{}", h, h)), level);
+            NDArray l21 = own(a21.matMul(own(x11.transpose(), level)), level);                          // A21 X11ᵀ = A21 L11⁻ᵀ
+            NDArray s = own(own(a.get(new NDIndex("{}:, {}:", h, h)), level).sub(own(l21.matMul(l21.transpose()), level)), level);
+            NDArray x22 = own(inverseFactor(s, level), level);
+            NDArray x21 = own(own(x22.matMul(own(l21.matMul(x11), level)), level).neg(), level);         // −X22 L21 X11
+            NDArray top = own(x11.concat(level.zeros(new Shape(h, n - h), DataType.FLOAT32), 1), level);
+            NDArray x = top.concat(own(x21.concat(x22, 1), level), 0);
+            x.attach(scope);
+            return x;
         }
     }
 
