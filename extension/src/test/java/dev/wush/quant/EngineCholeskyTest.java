@@ -16,7 +16,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** The engine's blocked Cholesky and triangular inverse against EJML in float64, at sizes that recurse. */
+/** The engine's recursive inverse Cholesky factor against EJML in float64, at sizes that recurse (BASE is 256). */
 class EngineCholeskyTest {
 
     static NDManager manager;
@@ -84,22 +84,11 @@ class EngineCholeskyTest {
 
     @ParameterizedTest
     @ValueSource(ints = {100, 256, 257, 700, 1100})
-    void factorsAndInvertsLikeFloat64(int n) {
+    void theInverseFactorMatchesFloat64(int n) {
         DMatrixRMaj h = hessianLike(n, n);
         try (NDManager m = manager.newSubManager()) {
             NDArray a = engine(h);
             a.attach(m);
-            DMatrixRMaj l = ejml(EngineCholesky.lower(a));
-            for (int i = 0; i < n; i++) {
-                assertTrue(l.get(i, i) > 0, "positive diagonal");
-                for (int j = i + 1; j < n; j++) {
-                    assertEquals(0, Math.abs(l.get(i, j)), "upper triangle at (" + i + ", " + j + ")");
-                }
-            }
-            DMatrixRMaj llt = new DMatrixRMaj(n, n);
-            CommonOps_DDRM.multTransB(l, l, llt);
-            assertTrue(relative(llt, h) < 1e-5, "L Lᵀ = A: " + relative(llt, h));
-
             DMatrixRMaj exactInverse = new DMatrixRMaj(n, n);
             CommonOps_DDRM.invert(h, exactInverse);
             DMatrixRMaj li = ejml(EngineCholesky.inverseLower(a));
@@ -134,11 +123,11 @@ class EngineCholeskyTest {
     @ValueSource(ints = {50, 600})
     void anIndefiniteMatrixIsAnError(int n) {
         DMatrixRMaj h = hessianLike(n, 7);
-        h.set(n - 1, n - 1, -1);
+        h.set(0, 0, -1); // reversed, it is the last element: at n = 600 the failure comes from a Schur complement
         try (NDManager m = manager.newSubManager()) {
             NDArray a = engine(h);
             a.attach(m);
-            ArithmeticException e = assertThrows(ArithmeticException.class, () -> EngineCholesky.lower(a));
+            ArithmeticException e = assertThrows(ArithmeticException.class, () -> EngineCholesky.inverseLower(a));
             assertTrue(e.getMessage().contains("not positive definite"), e.getMessage());
         }
     }

@@ -9,17 +9,18 @@ import dev.wush.quant.transform.Linalg;
 import org.ejml.data.DMatrixRMaj;
 
 /**
- * Cholesky factorisation and triangular inversion of large float32 matrices on the engine (DJL has
- * {@code matMul} but no Cholesky). All recurse on 2×2 block partitions: the diagonal blocks of at most
- * {@link #BASE} rows are factorised or inverted with EJML in float64, and all the O(n³) work is in engine
- * matrix products, which run on every core (or on the GPU the arrays live on).
+ * The inverse of a large float32 matrix's Cholesky factor, on the engine (DJL has {@code matMul} but no
+ * Cholesky), by recursion on 2×2 block partitions: diagonal blocks of at most {@link #BASE} rows are
+ * factorised and inverted with EJML in float64, and all the O(n³) work is in engine matrix products,
+ * which run on every core (or on the GPU the arrays live on).
  *
  * <pre>
  *   chol [A11 ·; A21 A22] = [L11 0; L21 L22]   L11 = chol A11, L21 = A21 L11⁻ᵀ, L22 = chol(A22 − L21 L21ᵀ)
  *   [L11 0; L21 L22]⁻¹   = [X11 0; −X22 L21 X11, X22]   X11 = L11⁻¹, X22 = L22⁻¹
  * </pre>
  *
- * Only the lower triangle of the input is read.
+ * The factor itself is never assembled: only X11 and X22 feed the level above. Only the lower triangle
+ * of the input is read.
  */
 public final class EngineCholesky {
 
@@ -27,24 +28,6 @@ public final class EngineCholesky {
     static final int BASE = 256;
 
     private EngineCholesky() {}
-
-    /** Lower {@code L} with {@code L Lᵀ = a} for a symmetric positive definite (n, n) {@code a}; float32, in a's manager. */
-    public static NDArray lower(NDArray a) {
-        try (NDManager scope = a.getManager().newSubManager()) {
-            NDArray l = lower(float32(a, scope), scope);
-            l.attach(a.getManager());
-            return l;
-        }
-    }
-
-    /** {@code L⁻¹} of a lower-triangular (n, n) {@code l} with a nonzero diagonal; float32, in l's manager. */
-    public static NDArray invertLower(NDArray l) {
-        try (NDManager scope = l.getManager().newSubManager()) {
-            NDArray x = invertLower(float32(l, scope), scope);
-            x.attach(l.getManager());
-            return x;
-        }
-    }
 
     /**
      * The lower Cholesky factor of the inverse, {@code L Lᵀ = a⁻¹}, without forming {@code a⁻¹}: with J
@@ -100,49 +83,6 @@ public final class EngineCholesky {
         NDIndex diagonal = new NDIndex("::{}", n + 1); // every (n+1)-th element of the flat matrix
         try (NDArray flat = a.reshape(-1); NDArray d = flat.get(diagonal); NDArray shifted = d.add(v)) {
             flat.set(diagonal, shifted); // the flat array is a view: this writes a
-        }
-    }
-
-    private static NDArray lower(NDArray a, NDManager scope) {
-        long n = a.getShape().get(0);
-        if (n <= BASE) {
-            DMatrixRMaj l;
-            try {
-                l = Linalg.choleskyLower(lowerSymmetric(a, (int) n));
-            } catch (ArithmeticException e) {
-                throw new ArithmeticException("the matrix is not positive definite (a " + n + "-row diagonal block)");
-            }
-            return fromEjml(l, scope);
-        }
-        long h = half(n);
-        try (NDManager level = scope.newSubManager()) {
-            NDArray l11 = own(lower(own(a.get(new NDIndex(":{}, :{}", h, h)), level), level), level);
-            NDArray a21 = own(a.get(new NDIndex("{}:, :{}", h, h)), level);
-            NDArray l21 = own(a21.matMul(own(invertLower(l11, level).transpose(), level)), level);       // A21 L11⁻ᵀ
-            NDArray s = own(own(a.get(new NDIndex("{}:, {}:", h, h)), level).sub(own(l21.matMul(l21.transpose()), level)), level);
-            NDArray l22 = own(lower(s, level), level);
-            NDArray top = own(l11.concat(level.zeros(new Shape(h, n - h), DataType.FLOAT32), 1), level);
-            NDArray l = top.concat(own(l21.concat(l22, 1), level), 0);
-            l.attach(scope);
-            return l;
-        }
-    }
-
-    private static NDArray invertLower(NDArray l, NDManager scope) {
-        long n = l.getShape().get(0);
-        if (n <= BASE) {
-            return fromEjml(invertLowerBase(toEjml(l, (int) n)), scope);
-        }
-        long h = half(n);
-        try (NDManager level = scope.newSubManager()) {
-            NDArray x11 = own(invertLower(own(l.get(new NDIndex(":{}, :{}", h, h)), level), level), level);
-            NDArray x22 = own(invertLower(own(l.get(new NDIndex("{}:, {}:", h, h)), level), level), level);
-            NDArray l21 = own(l.get(new NDIndex("{}:, :{}", h, h)), level);
-            NDArray x21 = own(own(own(x22.matMul(l21), level).matMul(x11), level).neg(), level);      // −X22 L21 X11
-            NDArray top = own(x11.concat(level.zeros(new Shape(h, n - h), DataType.FLOAT32), 1), level);
-            NDArray x = top.concat(own(x21.concat(x22, 1), level), 0);
-            x.attach(scope);
-            return x;
         }
     }
 
