@@ -24,7 +24,10 @@
 
 #include "wush_fp4.h"
 
-#define WUSH_ABI 2
+#define WUSH_ABI 3
+
+/* Instruction sets of the products, lowest first; a caller may always ask for a lower one than the CPU has. */
+enum { WUSH_ISA_SCALAR = 0, WUSH_ISA_AVX2 = 1, WUSH_ISA_AVX512_VNNI = 2 };
 
 /* E2M1 magnitudes doubled, by code (sign bit 3). */
 static const int8_t E2M1_X2[16] = {0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12};
@@ -34,6 +37,17 @@ int32_t wush_abi_version(void) { return WUSH_ABI; }
 int32_t wush_has_avx2(void) {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* The best instruction set of this CPU for the products. */
+int32_t wush_best_isa(void) {
+    __builtin_cpu_init();
+    if (!wush_has_avx2()) return WUSH_ISA_SCALAR;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
+            && __builtin_cpu_supports("avx512vnni")) {
+        return WUSH_ISA_AVX512_VNNI;
+    }
+    return WUSH_ISA_AVX2;
 }
 
 /* ---------- (a) transform + quantize activations (the rules: wush_fp4.h) ---------- */
@@ -53,41 +67,44 @@ static void transform_block_avx2(const float *x, const float *tt, int d, float *
     for (int v = 0; v < nv; v++) _mm256_storeu_ps(y + 8 * v, acc[v]);
 }
 
-static int use_avx2 = -1;
-static inline int avx2(void) {
-    if (use_avx2 < 0) use_avx2 = wush_has_avx2() && getenv("WUSH_KERNELS_SCALAR") == NULL;
-    return use_avx2;
+/* The caller's instruction set, never above what this CPU has. */
+static inline int clamp_isa(int32_t isa) {
+    static int best = -1;
+    if (best < 0) best = wush_best_isa();
+    return isa < best ? isa : best;
 }
 
-static void transform_block(const float *x, const float *tt, int d, float *y) {
+static void transform_block(const float *x, const float *tt, int d, float *y, int isa) {
     if (tt == NULL) {
         memcpy(y, x, sizeof(float) * d);
-    } else if (avx2() && (d == 16 || d == 32)) {
+    } else if (isa >= WUSH_ISA_AVX2 && (d == 16 || d == 32)) {
         transform_block_avx2(x, tt, d, y);
     } else {
         wush_transform_block(x, tt, d, y);
     }
 }
 
-void wush_transform_rows(const float *x, int64_t r0, int64_t r1, int32_t p, int32_t d, const float *tt,
+void wush_transform_rows(int32_t isa, const float *x, int64_t r0, int64_t r1, int32_t p, int32_t d, const float *tt,
                          int64_t tstride, float *y) {
+    isa = clamp_isa(isa);
     for (int64_t r = r0; r < r1; r++) {
         for (int b = 0; b < p / d; b++) {
             const float *t = tt == NULL ? NULL : tt + (size_t) b * tstride;
-            transform_block(x + r * p + (size_t) b * d, t, d, y + r * p + (size_t) b * d);
+            transform_block(x + r * p + (size_t) b * d, t, d, y + r * p + (size_t) b * d, isa);
         }
     }
 }
 
-void wush_quantize_rows(const float *x, int64_t r0, int64_t r1, int32_t p, int32_t d, const float *tt,
+void wush_quantize_rows(int32_t isa, const float *x, int64_t r0, int64_t r1, int32_t p, int32_t d, const float *tt,
                         int64_t tstride, int32_t rule, float global, const float *scale_lut, uint8_t *codes,
                         uint8_t *scales) {
     float y[64];
+    isa = clamp_isa(isa);
     int blocks = p / d;
     for (int64_t r = r0; r < r1; r++) {
         for (int b = 0; b < blocks; b++) {
             const float *t = tt == NULL ? NULL : tt + (size_t) b * tstride;
-            transform_block(x + r * p + (size_t) b * d, t, d, y);
+            transform_block(x + r * p + (size_t) b * d, t, d, y, isa);
             uint8_t *out = codes + (r * p + (size_t) b * d) / 2;
             scales[r * blocks + b] = (uint8_t) wush_quantize_group(y, d, rule, global, scale_lut, out);
         }
@@ -213,9 +230,17 @@ static float dot_w4a4_scalar(const int8_t *a, const float *as16, const uint8_t *
  * p must be a multiple of 32 (NVFP4 layers with p = 16 mod 32 are padded by the caller).
  * Returns 0, or -1 when scratch memory cannot be allocated.
  */
-int32_t wush_gemm_w4a4(const uint8_t *a_codes, const uint8_t *a_scales, int32_t rows, const uint8_t *w_codes,
+static int32_t gemm_w4a4_vnni(const uint8_t *a_codes, const uint8_t *a_scales, int32_t rows, const uint8_t *w_codes,
+                              const uint8_t *w_scales, int64_t o0, int64_t o1, int32_t p, int32_t d, const float *a_lut,
+                              const float *w_lut, float *y, int64_t ldy);
+
+int32_t wush_gemm_w4a4(int32_t isa, const uint8_t *a_codes, const uint8_t *a_scales, int32_t rows, const uint8_t *w_codes,
                     const uint8_t *w_scales, int64_t o0, int64_t o1, int32_t p, int32_t d, const float *a_lut,
                     const float *w_lut, float *y, int64_t ldy) {
+    isa = clamp_isa(isa);
+    if (isa >= WUSH_ISA_AVX512_VNNI) {
+        return gemm_w4a4_vnni(a_codes, a_scales, rows, w_codes, w_scales, o0, o1, p, d, a_lut, w_lut, y, ldy);
+    }
     int blocks = p / d;
     int8_t *a = malloc((size_t) rows * p + 64);
     float *as16 = malloc(sizeof(float) * ((size_t) rows * (p / 16) + 1));
@@ -230,7 +255,7 @@ int32_t wush_gemm_w4a4(const uint8_t *a_codes, const uint8_t *a_scales, int32_t 
         unpack_row(a_codes + (size_t) r * p / 2, p, a + (size_t) r * p);
         scales16(a_scales + (size_t) r * blocks, p, d, a_lut, as16 + (size_t) r * (p / 16));
     }
-    int fast = avx2();
+    int fast = isa >= WUSH_ISA_AVX2;
     /* blocks of tokens small enough to stay in L2 while the weight range streams past them once per block */
     const int row_block = 32;
     for (int rb = 0; rb < rows; rb += row_block) {
@@ -255,6 +280,127 @@ int32_t wush_gemm_w4a4(const uint8_t *a_codes, const uint8_t *a_scales, int32_t 
     free(as16);
     free(ws16);
     return 0;
+}
+
+/*
+ * AVX-512 VNNI: vpdpbusd sums four products of unsigned by signed bytes into each int32 lane. The weights
+ * take the unsigned side as (value + 12) in [0, 24]; the sum over a group of 16 then carries 12 · Σ a, which
+ * each lane group starts from with the opposite sign (negcorr), so the integer dot products stay exact.
+ * 64 elements (two split-nibble chunks) per step: lanes 0-3 hold the first group of 16, lanes 4-7 the second, …
+ * Rows are padded to a multiple of 64 with zero activations and zero scales.
+ */
+static const uint8_t E2M1_X2_PLUS12[16] = {12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0};
+
+#define VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+
+/* Chunks c and c+1 (or c alone when last) to 64 weight bytes (value + 12) in element order. */
+VNNI_TARGET static inline __m512i unpack64_vnni(const uint8_t *packed, int both, __m512i lut) {
+    __m256i v = both ? _mm256_loadu_si256((const __m256i *) packed) : _mm256_maskz_loadu_epi8(0xFFFF, packed);
+    /* 128-bit lanes [A, A, B, B] shifted by [0, 4, 0, 4]: A low nibbles, A high, B low, B high */
+    __m512i lanes = _mm512_permutexvar_epi64(_mm512_set_epi64(3, 2, 3, 2, 1, 0, 1, 0), _mm512_castsi256_si512(v));
+    __m512i nib = _mm512_and_si512(_mm512_srlv_epi64(lanes, _mm512_set_epi64(4, 4, 0, 0, 4, 4, 0, 0)), _mm512_set1_epi8(0x0F));
+    return _mm512_shuffle_epi8(lut, nib);
+}
+
+/* NR activation rows (stride lda = p64 bytes) against one weight row; out[r * ldo]. */
+VNNI_TARGET static inline __attribute__((always_inline)) void dot_w4a4_vnni(int nr, const int8_t *a, const int32_t *negcorr,
+        const float *as16, size_t lda, const uint8_t *w, const float *ws16, int p, float *out, int64_t ldo) {
+    const __m512i lut = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *) E2M1_X2_PLUS12));
+    const __m512i expand = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    int chunks = p / 32;
+    for (int c = 0; c < chunks; c += 2) {
+        __m512i wu = unpack64_vnni(w + 16 * c, c + 1 < chunks, lut);
+        __m128 ws4 = _mm_loadu_ps(ws16 + 2 * c);
+        for (int r = 0; r < nr; r++) {
+            __m512i av = _mm512_loadu_si512((const void *) (a + r * lda + 32 * c));
+            __m512i dot = _mm512_dpbusd_epi32(_mm512_loadu_si512((const void *) (negcorr + r * (lda / 4) + 8 * c)), wu, av);
+            __m128 s4 = _mm_mul_ps(_mm_loadu_ps(as16 + r * (lda / 16) + 2 * c), ws4);
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(expand, _mm512_castps128_ps512(s4)), acc[r]);
+        }
+    }
+    for (int r = 0; r < nr; r++) out[r * ldo] = _mm512_reduce_add_ps(acc[r]) * 0.25f;
+}
+
+VNNI_TARGET static void dot4_w4a4_vnni(const int8_t *a, const int32_t *negcorr, const float *as16, size_t lda, const uint8_t *w,
+                                       const float *ws16, int p, float *out, int64_t ldo) {
+    dot_w4a4_vnni(4, a, negcorr, as16, lda, w, ws16, p, out, ldo);
+}
+
+VNNI_TARGET static void dot1_w4a4_vnni(const int8_t *a, const int32_t *negcorr, const float *as16, size_t lda, const uint8_t *w,
+                                       const float *ws16, int p, float *out) {
+    dot_w4a4_vnni(1, a, negcorr, as16, lda, w, ws16, p, out, 0);
+}
+
+static int32_t gemm_w4a4_vnni(const uint8_t *a_codes, const uint8_t *a_scales, int32_t rows, const uint8_t *w_codes,
+                              const uint8_t *w_scales, int64_t o0, int64_t o1, int32_t p, int32_t d, const float *a_lut,
+                              const float *w_lut, float *y, int64_t ldy) {
+    int blocks = p / d;
+    size_t p64 = ((size_t) p + 63) / 64 * 64;
+    int8_t *a = calloc((size_t) rows * p64 + 64, 1);
+    int32_t *negcorr = calloc((size_t) rows * p64 / 4 + 16, sizeof(int32_t));
+    float *as16 = calloc((size_t) rows * p64 / 16 + 4, sizeof(float));
+    float *ws16 = calloc(p64 / 16 + 4, sizeof(float));
+    if (a == NULL || negcorr == NULL || as16 == NULL || ws16 == NULL) {
+        free(a);
+        free(negcorr);
+        free(as16);
+        free(ws16);
+        return -1;
+    }
+    for (int r = 0; r < rows; r++) {
+        int8_t *ar = a + (size_t) r * p64;
+        unpack_row(a_codes + (size_t) r * p / 2, p, ar);
+        scales16(a_scales + (size_t) r * blocks, p, d, a_lut, as16 + (size_t) r * (p64 / 16));
+        int32_t *nc = negcorr + (size_t) r * (p64 / 4);
+        for (int g = 0; g < p / 16; g++) {
+            int32_t sum = 0;
+            for (int i = 0; i < 16; i++) sum += ar[16 * g + i];
+            nc[4 * g] = -12 * sum;
+        }
+    }
+    const int row_block = 32;
+    for (int rb = 0; rb < rows; rb += row_block) {
+        int re = rb + row_block < rows ? rb + row_block : rows;
+        for (int64_t o = o0; o < o1; o++) {
+            const uint8_t *w = w_codes + o * (p / 2);
+            scales16(w_scales + o * blocks, p, d, w_lut, ws16);
+            int r = rb;
+            for (; r + 4 <= re; r += 4) {
+                dot4_w4a4_vnni(a + (size_t) r * p64, negcorr + (size_t) r * (p64 / 4), as16 + (size_t) r * (p64 / 16), p64, w, ws16, p,
+                               y + r * ldy + o, ldy);
+            }
+            for (; r < re; r++) {
+                dot1_w4a4_vnni(a + (size_t) r * p64, negcorr + (size_t) r * (p64 / 4), as16 + (size_t) r * (p64 / 16), p64, w, ws16, p,
+                               y + r * ldy + o);
+            }
+        }
+    }
+    free(a);
+    free(negcorr);
+    free(as16);
+    free(ws16);
+    return 0;
+}
+
+/*
+ * A whole W4A4 linear for output features [o0, o1): quantizes all rows of x (rows, p) itself (as
+ * wush_quantize_rows), then the products (as wush_gemm_w4a4). For few rows, where quantizing them on every
+ * thread costs less than a second fork-join. Returns 0, or -1 when scratch memory cannot be allocated.
+ */
+int32_t wush_linear_w4a4(int32_t isa, const float *x, int32_t rows, int32_t p, int32_t d, const float *tt, int64_t tstride,
+                         int32_t rule, float global, const float *scale_lut, const uint8_t *w_codes, const uint8_t *w_scales,
+                         int64_t o0, int64_t o1, float *y, int64_t ldy) {
+    uint8_t *codes = malloc((size_t) rows * p / 2 + 1);
+    uint8_t *scales = malloc((size_t) rows * (p / d) + 1);
+    int32_t rc = -1;
+    if (codes != NULL && scales != NULL) {
+        wush_quantize_rows(isa, x, 0, rows, p, d, tt, tstride, rule, global, scale_lut, codes, scales);
+        rc = wush_gemm_w4a4(isa, codes, scales, rows, w_codes, w_scales, o0, o1, p, d, scale_lut, scale_lut, y, ldy);
+    }
+    free(codes);
+    free(scales);
+    return rc;
 }
 
 /* ---------- (c) W4A16 GEMV ---------- */
@@ -293,13 +439,13 @@ static float dot_w4a16_scalar(const float *x, const uint8_t *w, const float *ws1
 }
 
 /* y[r*ldy + o] = x[r] . w[o] for float activations x (rows, p), o in [o0, o1); w split-nibble. p a multiple of 32. */
-int32_t wush_gemv_w4a16(const float *x, int32_t rows, const uint8_t *w_codes, const uint8_t *w_scales, int64_t o0,
+int32_t wush_gemv_w4a16(int32_t isa, const float *x, int32_t rows, const uint8_t *w_codes, const uint8_t *w_scales, int64_t o0,
                      int64_t o1, int32_t p, int32_t d, const float *w_lut, float *y, int64_t ldy) {
     int blocks = p / d;
     const float *xo = x;
     float *ws16 = malloc(sizeof(float) * (p / 16 + 1));
     if (ws16 == NULL) return -1;
-    int fast = avx2();
+    int fast = clamp_isa(isa) >= WUSH_ISA_AVX2;
     for (int64_t o = o0; o < o1; o++) {
         const uint8_t *w = w_codes + o * (p / 2);
         scales16(w_scales + o * blocks, p, d, w_lut, ws16);
@@ -331,8 +477,8 @@ static double stream_sum_avx2(const float *x, int64_t n) {
     return s;
 }
 
-double wush_stream_sum(const float *x, int64_t n) {
-    if (avx2()) return stream_sum_avx2(x, n);
+double wush_stream_sum(int32_t isa, const float *x, int64_t n) {
+    if (clamp_isa(isa) >= WUSH_ISA_AVX2) return stream_sum_avx2(x, n);
     double s = 0;
     for (int64_t i = 0; i < n; i++) s += x[i];
     return s;

@@ -50,14 +50,25 @@ public final class BenchMain implements Callable<Integer> {
             description = "Layer implementations (default fp32,w4a4,w4a16; also w4a4-java, the Java fallback).")
     List<String> impls = List.of("fp32", "w4a4", "w4a16");
 
+    @Option(names = "--models", split = ",", paramLabel = "LABEL=DIR",
+            description = "Checkpoints to measure whole (decode and prefill, loaded as users load them); the first is the"
+                    + " baseline of the ratios, e.g. fp32=DIR,mxfp4-wush=DIR2.")
+    List<String> models = List.of();
+
+    @Option(names = "--threads", paramLabel = "N", description = "Thread budget of the model table (default: the physical cores).")
+    Integer threads;
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new BenchMain()).execute(args));
     }
 
     @Override
     public Integer call() throws Exception {
-        System.out.printf(Locale.ROOT, "kernels: %s, %d cores, %s %s%n%n", Fp4Kernels.get().name(), Runtime.getRuntime().availableProcessors(),
-                System.getProperty("java.vm.name"), System.getProperty("java.version"));
+        System.out.printf(Locale.ROOT, "CPU: %s; kernels: %s, %d cores, %s %s%n%n", cpuModel(), Fp4Kernels.get().name(),
+                Runtime.getRuntime().availableProcessors(), System.getProperty("java.vm.name"), System.getProperty("java.version"));
+        if (!models.isEmpty()) {
+            printModelTable();
+        }
         printMemoryTable();
         double bandwidth = score(run(StreamBenchmark.class, Map.of(), 1)).values().iterator().next();
         double gbPerS = StreamBenchmark.BYTES / (bandwidth * 1e-6) / 1e9;
@@ -69,6 +80,52 @@ public final class BenchMain implements Callable<Integer> {
             printDecodeTable(score(run(DecodeBenchmark.class, Map.of("impl", List.of("fp32", "w4a4")), 1)));
         }
         return 0;
+    }
+
+    /** The CPU's model name as Linux reports it. */
+    static String cpuModel() {
+        try (java.util.stream.Stream<String> lines = java.nio.file.Files.lines(java.nio.file.Path.of("/proc/cpuinfo"))) {
+            return lines.filter(l -> l.startsWith("model name")).map(l -> l.substring(l.indexOf(':') + 1).trim()).findFirst()
+                    .orElse("unknown");
+        } catch (java.io.IOException e) {
+            return "unknown";
+        }
+    }
+
+    private void printModelTable() throws Exception {
+        Map<String, String> dirs = new java.util.LinkedHashMap<>();
+        for (String m : models) {
+            int eq = m.indexOf('=');
+            if (eq <= 0 || eq == m.length() - 1) {
+                throw new IllegalArgumentException("--models " + m + ": expected LABEL=DIR");
+            }
+            java.nio.file.Path dir = java.nio.file.Path.of(m.substring(eq + 1));
+            if (!java.nio.file.Files.isRegularFile(dir.resolve("config.json"))) {
+                throw new IllegalArgumentException("--models " + m + ": " + dir + " holds no config.json");
+            }
+            dirs.put(m.substring(0, eq), dir.toAbsolutePath().toString());
+        }
+        int n = threads == null ? dev.wush.kernel.KernelThreads.physicalCores() : threads;
+        Map<String, Double> ms = score(run(ModelBenchmark.class, Map.of("model", List.copyOf(dirs.values()),
+                "threads", List.of(Integer.toString(n))), 1));
+        System.out.printf(Locale.ROOT, "whole checkpoints, %d thread%s: decode = %d-token prompt + %d new tokens (greedy, KV cache),"
+                + " prefill = one forward pass over %d tokens%n", n, n == 1 ? "" : "s", ModelBenchmark.PROMPT, ModelBenchmark.NEW_TOKENS,
+                ModelBenchmark.PREFILL);
+        System.out.printf(Locale.ROOT, "%-20s %14s %8s %16s %8s%n", "model", "decode tok/s", "ratio", "prefill tok/s", "ratio");
+        double baseDecode = Double.NaN;
+        double basePrefill = Double.NaN;
+        for (Map.Entry<String, String> e : dirs.entrySet()) {
+            String model = "model=" + e.getValue() + ",threads=" + n;
+            double decode = ModelBenchmark.NEW_TOKENS / (ms.get(model + "#decode") / 1000);
+            double prefill = ModelBenchmark.PREFILL / (ms.get(model + "#prefill") / 1000);
+            if (Double.isNaN(baseDecode)) {
+                baseDecode = decode;
+                basePrefill = prefill;
+            }
+            System.out.printf(Locale.ROOT, "%-20s %14.2f %7.2f× %16.1f %7.2f×%n", e.getKey(), decode, decode / baseDecode, prefill,
+                    prefill / basePrefill);
+        }
+        System.out.printf(Locale.ROOT, "(ratios against %s, measured in the same run)%n%n", dirs.keySet().iterator().next());
     }
 
     private Collection<RunResult> run(Class<?> benchmark, Map<String, List<String>> params, int forks) throws Exception {
@@ -89,7 +146,10 @@ public final class BenchMain implements Callable<Integer> {
             for (String p : r.getParams().getParamsKeys()) {
                 key.add(p + "=" + r.getParams().getParam(p));
             }
+            String method = r.getParams().getBenchmark();
+            method = method.substring(method.lastIndexOf('.') + 1);
             scores.put(String.join(",", key), r.getPrimaryResult().getScore());
+            scores.put(String.join(",", key) + "#" + method, r.getPrimaryResult().getScore());
         }
         return scores;
     }

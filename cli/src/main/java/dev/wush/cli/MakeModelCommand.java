@@ -38,6 +38,11 @@ final class MakeModelCommand implements Callable<Integer> {
     @Option(names = "--layers", paramLabel = "N", description = "Decoder blocks (default: the model's).")
     Integer layers;
 
+    @Option(names = "--vocab", paramLabel = "N",
+            description = "Vocabulary size (default: the model's); at least 259. A small one keeps the LM head out of speed"
+                    + " measurements of the decoder. Beginning and end of text become the two last ids.")
+    Integer vocab;
+
     @Option(names = "--shard-size", defaultValue = "5000000000", paramLabel = "BYTES",
             description = "Most weight bytes per shard (default 5000000000, the hub's 5 GB).")
     long shardBytes;
@@ -61,6 +66,14 @@ final class MakeModelCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--layers must be at least 1, got " + layers);
             }
             config.addProperty("num_hidden_layers", layers);
+        }
+        if (vocab != null) {
+            if (vocab < 259) {
+                throw new IllegalArgumentException("--vocab must be at least 259 (256 byte symbols and 2 special tokens), got " + vocab);
+            }
+            config.addProperty("vocab_size", vocab);
+            config.addProperty("bos_token_id", vocab - 2);
+            config.addProperty("eos_token_id", vocab - 1);
         }
         if (shardBytes < 1) {
             throw new IllegalArgumentException("--shard-size must be positive, got " + shardBytes);

@@ -5,6 +5,7 @@ import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
 import dev.wush.translators.TextTokenizer;
+import dev.wush.kernel.KernelThreads;
 import dev.wush.zoo.ModelResolver;
 import dev.wush.zoo.WushModelZoo;
 import dev.wush.zoo.hub.ConsoleDownloadProgress;
@@ -14,7 +15,7 @@ import java.nio.file.Path;
 import java.util.List;
 import picocli.CommandLine.Option;
 
-/** {@code --model} and {@code --dtype}, shared by the commands that load a model. */
+/** {@code --model}, {@code --dtype} and {@code --threads}, shared by the commands that load a model. */
 final class ModelOptions {
 
     static final List<String> DTYPES = List.of("float32", "float16", "auto");
@@ -29,11 +30,24 @@ final class ModelOptions {
                     + " exactly), float16 (half the memory), or auto (float32 for fp32 checkpoints, else float16).")
     String dtype;
 
-    /** Checks what can be checked without the model. */
+    @Option(names = "--threads", paramLabel = "N",
+            description = "Threads for the engine and the packed kernels together (default: the physical cores, or"
+                    + " WUSH_THREADS).")
+    Integer threads;
+
+    /** Checks what can be checked without the model, and sets the thread budget. */
     void check() {
         if (!DTYPES.contains(dtype)) {
             throw new IllegalArgumentException("--dtype " + dtype + ": use float32, float16 or auto"
                     + (dtype.equals("bfloat16") ? " (bf16 checkpoints load exactly as float32)" : ""));
+        }
+        if (threads != null) {
+            if (threads < 1) {
+                throw new IllegalArgumentException("--threads must be at least 1, got " + threads);
+            }
+            KernelThreads.set(threads);
+        } else {
+            KernelThreads.threads(); // the default budget, applied to the engine before it runs anything
         }
     }
 
@@ -59,6 +73,7 @@ final class ModelOptions {
                 .optArtifactId(WushModelZoo.ANY_LLAMA)
                 .optArgument("model", dir.toString())
                 .optArgument("dtype", dtype)
+                .optArgument("threads", KernelThreads.threads())
                 .build();
         return criteria.loadModel();
     }

@@ -1,5 +1,6 @@
 package dev.wush.cli;
 
+import dev.wush.kernel.KernelThreads;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.AccessDeniedException;
@@ -26,6 +27,7 @@ public final class WushCli {
 
     /** Runs the command line and returns the exit code (0 ok, 1 failure, 2 bad usage). */
     public static int run(String... args) {
+        KernelThreads.preferPassiveOpenMp(); // before any command loads the engine
         CommandLine cli = new CommandLine(new WushCli());
         cli.setExecutionExceptionHandler(WushCli::report);
         cli.setParameterExceptionHandler(WushCli::usage);

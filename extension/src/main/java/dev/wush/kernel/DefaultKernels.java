@@ -14,20 +14,20 @@ final class DefaultKernels {
         return switch (mode) {
             case "java" -> Fp4Kernels.java();
             case "native" -> {
-                Fp4Kernels k = Fp4Kernels.nativeKernels();
+                NativeFp4Kernels k = NativeFp4Kernels.instance();
                 if (k == null) {
                     throw new IllegalStateException("wush.kernels=native: " + NativeFp4Kernels.loadError());
                 }
-                yield k;
+                yield k.requested();
             }
             case "auto" -> {
-                Fp4Kernels k = Fp4Kernels.nativeKernels();
+                NativeFp4Kernels k = NativeFp4Kernels.instance();
                 if (k == null) {
                     System.getLogger(Fp4Kernels.class.getName()).log(System.Logger.Level.WARNING,
                             "native FP4 kernels unavailable, using the Java fallback: " + NativeFp4Kernels.loadError());
                     yield Fp4Kernels.java();
                 }
-                yield k;
+                yield k.requested();
             }
             default -> throw new IllegalArgumentException("system property wush.kernels: expected auto, native or java, got '"
                     + mode + "'");

@@ -22,7 +22,7 @@ import java.lang.foreign.MemorySegment;
  */
 public interface Fp4Kernels {
 
-    /** "native (avx2)", "native (scalar)" or "java". */
+    /** "native (avx512-vnni)", "native (avx2)", "native (scalar)" or "java". */
     String name();
 
     /** {@code y[r] = x[r] · Tᵀ} block by block, rows [r0, r1). */
@@ -42,6 +42,19 @@ public interface Fp4Kernels {
     void gemmW4A4(MemorySegment aCodes, MemorySegment aScales, int rows, MemorySegment wCodes, MemorySegment wScales,
             long o0, long o1, int p, int d, MemorySegment aScaleValues, MemorySegment wScaleValues, MemorySegment y, long ldy);
 
+    /**
+     * A whole W4A4 linear for output features [o0, o1): {@link #quantizeRows} of all rows of x, then
+     * {@link #gemmW4A4} with the weight's scale table for both operands (W4A4 uses one format for both).
+     * Identical results to those two calls; an implementation may fuse them.
+     */
+    default void linearW4A4(MemorySegment x, int rows, int p, int d, MemorySegment tt, long tstride, Fp4Scales format,
+            MemorySegment wCodes, MemorySegment wScales, long o0, long o1, MemorySegment wScaleValues, MemorySegment y, long ldy) {
+        MemorySegment codes = MemorySegment.ofArray(new byte[rows * p / 2]);
+        MemorySegment scales = MemorySegment.ofArray(new byte[rows * (p / d)]);
+        quantizeRows(x, 0, rows, p, d, tt, tstride, format, codes, scales);
+        gemmW4A4(codes, scales, rows, wCodes, wScales, o0, o1, p, d, wScaleValues, wScaleValues, y, ldy);
+    }
+
     /** W4A16: as {@link #gemmW4A4} with float activations x (rows, p). p must be a multiple of 32. */
     void gemvW4A16(MemorySegment x, int rows, MemorySegment wCodes, MemorySegment wScales, long o0, long o1, int p, int d,
             MemorySegment wScaleValues, MemorySegment y, long ldy);
@@ -55,7 +68,8 @@ public interface Fp4Kernels {
     /**
      * The kernels to use: the native library when it loads, else the Java fallback. The system property
      * {@code wush.kernels} ({@code auto}, {@code native}, {@code java}) overrides the choice;
-     * {@code native} fails when the library cannot load.
+     * {@code native} fails when the library cannot load. The native kernels run at the best instruction set of
+     * this CPU ({@link KernelIsa}); {@code wush.kernels.isa} forces a lower one.
      */
     static Fp4Kernels get() {
         return DefaultKernels.INSTANCE;
@@ -69,5 +83,17 @@ public interface Fp4Kernels {
     /** The native kernels, or null with the reason in {@link NativeFp4Kernels#loadError()}. */
     static Fp4Kernels nativeKernels() {
         return NativeFp4Kernels.instance();
+    }
+
+    /**
+     * The native kernels at each instruction set this CPU runs, lowest first (for comparing them); empty when
+     * the library did not load.
+     */
+    static java.util.List<Fp4Kernels> nativeVariants() {
+        NativeFp4Kernels k = NativeFp4Kernels.instance();
+        if (k == null) {
+            return java.util.List.of();
+        }
+        return java.util.Arrays.stream(KernelIsa.values()).filter(i -> i.compareTo(k.best()) <= 0).map(i -> (Fp4Kernels) k.at(i)).toList();
     }
 }

@@ -12,7 +12,6 @@ import dev.wush.quant.layer.QuantizedLayer;
 import dev.wush.quant.transform.TransformKind;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.util.stream.IntStream;
 
 /**
  * A quantized linear layer as it lives in memory for inference: packed 4-bit weight codes (MXFP4/NVFP4
@@ -44,6 +43,9 @@ public final class PackedLayer {
     private final MemorySegment transformsT; // (kernelIn/d or 1, d, d) floats, Tᵀ per block; NULL for the identity
     private final long transformStride;      // floats between blocks' matrices: d·d, or 0 when shared
     private final Fp4Kernels kernels;
+
+    /** Up to this many rows (decoding), W4A4 runs as one fused kernel call per thread. */
+    static final int FUSED_ROWS = 4;
 
     /** Packs {@code layer} for inference with the default kernels ({@link Fp4Kernels#get()}). */
     public static PackedLayer of(QuantizedLayer layer, boolean quantizeActivations) {
@@ -212,49 +214,69 @@ public final class PackedLayer {
         if (x.length != (long) rows * in) {
             throw new IllegalArgumentException(name + ": expected (" + rows + ", " + in + ") inputs, got " + x.length + " values");
         }
-        float[] xp = pad(x, rows);
         float[] y = new float[rows * out];
-        if (scales == null) {
-            forwardInt4(xp == x ? x.clone() : xp, rows, y); // it may quantize in place: never the caller's array
-            return y;
+        forward(MemorySegment.ofArray(x), rows, MemorySegment.ofArray(y));
+        return y;
+    }
+
+    /**
+     * {@code x} (rows, in) float32 to {@code y} (rows, out) float32, both row-major segments (heap or native,
+     * e.g. an engine array's direct buffer): no copies of the activations besides zero padding of x when
+     * {@code in} is not a multiple of 32. x is only read.
+     */
+    public void forward(MemorySegment x, int rows, MemorySegment y) {
+        if (x.byteSize() < (long) rows * in * 4) {
+            throw new IllegalArgumentException(name + ": expected (" + rows + ", " + in + ") float32 inputs, got " + x.byteSize() + " bytes");
         }
-        MemorySegment xs = MemorySegment.ofArray(xp);
-        MemorySegment ys = MemorySegment.ofArray(y);
-        if (quantizeActivations) {
+        if (y.byteSize() < (long) rows * out * 4) {
+            throw new IllegalArgumentException(name + ": output of " + y.byteSize() + " bytes cannot hold (" + rows + ", " + out + ") floats");
+        }
+        MemorySegment xs = pad(x, rows);
+        if (scales == null) {
+            float[] xp = xs.toArray(JAVA_FLOAT); // a copy: INT4 may quantize it in place
+            float[] yi = new float[rows * out];
+            forwardInt4(xp, rows, yi);
+            MemorySegment.copy(yi, 0, y, JAVA_FLOAT, 0, yi.length);
+            return;
+        }
+        if (quantizeActivations && rows <= FUSED_ROWS) {
+            // every thread quantizes the few rows itself: one fork-join per layer instead of two
+            KernelThreads.split(out, (long) rows * kernelIn, (o0, o1) -> kernels.linearW4A4(xs, rows, kernelIn, d, transformsT,
+                    transformStride, scales, codes, scaleCodes, o0, o1, scaleValues, y, out));
+        } else if (quantizeActivations) {
             byte[] aCodes = new byte[rows * kernelIn / 2];
             byte[] aScales = new byte[rows * (kernelIn / d)];
             MemorySegment ac = MemorySegment.ofArray(aCodes);
             MemorySegment as = MemorySegment.ofArray(aScales);
-            split(rows, (long) kernelIn * d, (r0, r1) -> kernels.quantizeRows(xs, r0, r1, kernelIn, d, transformsT, transformStride,
-                    scales, ac, as));
+            KernelThreads.split(rows, (long) kernelIn * d, (r0, r1) -> kernels.quantizeRows(xs, r0, r1, kernelIn, d, transformsT,
+                    transformStride, scales, ac, as));
             // the activation scale table is the weight's: W4A4 uses one format for both operands
-            split(out, (long) rows * kernelIn, (o0, o1) -> kernels.gemmW4A4(ac, as, rows, codes, scaleCodes, o0, o1, kernelIn, d,
-                    scaleValues, scaleValues, ys, out));
+            KernelThreads.split(out, (long) rows * kernelIn, (o0, o1) -> kernels.gemmW4A4(ac, as, rows, codes, scaleCodes, o0, o1,
+                    kernelIn, d, scaleValues, scaleValues, y, out));
         } else {
             MemorySegment xt = xs;
             if (!transformsT.equals(MemorySegment.NULL)) {
-                float[] t = new float[xp.length];
-                xt = MemorySegment.ofArray(t);
+                xt = MemorySegment.ofArray(new float[rows * kernelIn]);
                 MemorySegment target = xt;
-                split(rows, (long) kernelIn * d, (r0, r1) -> kernels.transformRows(xs, r0, r1, kernelIn, d, transformsT,
+                KernelThreads.split(rows, (long) kernelIn * d, (r0, r1) -> kernels.transformRows(xs, r0, r1, kernelIn, d, transformsT,
                         transformStride, target));
             }
             MemorySegment xin = xt;
-            split(out, (long) rows * kernelIn, (o0, o1) -> kernels.gemvW4A16(xin, rows, codes, scaleCodes, o0, o1, kernelIn, d,
-                    scaleValues, ys, out));
+            KernelThreads.split(out, (long) rows * kernelIn, (o0, o1) -> kernels.gemvW4A16(xin, rows, codes, scaleCodes, o0, o1,
+                    kernelIn, d, scaleValues, y, out));
         }
-        return y;
     }
 
-    private float[] pad(float[] x, int rows) {
+    /** x itself when rows need no padding, else a zero-padded (rows, kernelIn) copy. */
+    private MemorySegment pad(MemorySegment x, int rows) {
         if (in == kernelIn) {
             return x;
         }
         float[] xp = new float[rows * kernelIn];
         for (int r = 0; r < rows; r++) {
-            System.arraycopy(x, r * in, xp, r * kernelIn, in);
+            MemorySegment.copy(x, JAVA_FLOAT, (long) r * in * 4, xp, r * kernelIn, in);
         }
-        return xp;
+        return MemorySegment.ofArray(xp);
     }
 
     /** INT4: transform, optional fake quantization (in place on xp), then a Java dot product with the decoded weights. */
@@ -269,7 +291,7 @@ public final class PackedLayer {
         }
         float[] xq = xt;
         int groups = paddedIn / d;
-        split(out, (long) rows * paddedIn, (o0, o1) -> {
+        KernelThreads.split(out, (long) rows * paddedIn, (o0, o1) -> {
             float[] w = new float[paddedIn];
             byte[] packed = new byte[paddedIn / 2];
             for (long o = o0; o < o1; o++) {
@@ -288,24 +310,5 @@ public final class PackedLayer {
                 }
             }
         });
-    }
-
-    /** A range [from, to) of rows or output features. */
-    @FunctionalInterface
-    interface Range {
-        void run(long from, long to);
-    }
-
-    /** Runs {@code [0, n)} in contiguous parts on the common pool when there is enough work to share. */
-    static void split(long n, long workPerItem, Range range) {
-        int cores = Runtime.getRuntime().availableProcessors();
-        long parts = Math.min(cores, Math.max(1, n * workPerItem / (1 << 18)));
-        parts = Math.min(parts, n);
-        if (parts <= 1) {
-            range.run(0, n);
-            return;
-        }
-        long p = parts;
-        IntStream.range(0, (int) p).parallel().forEach(i -> range.run(n * i / p, n * (i + 1) / p));
     }
 }

@@ -44,8 +44,27 @@ class Fp4KernelsTest {
         return k;
     }
 
+    /** The native kernels at every instruction set this CPU runs (scalar, avx2, avx512-vnni, …). */
+    static List<Fp4Kernels> nativeVariants() {
+        nativeKernels();
+        return Fp4Kernels.nativeVariants();
+    }
+
+    /** Every native instruction set this machine runs, and the Java fallback. */
     static Stream<Arguments> implementations() {
-        return Stream.of(Arguments.of("native", nativeKernels()), Arguments.of("java", Fp4Kernels.java()));
+        List<Arguments> all = new ArrayList<>();
+        for (Fp4Kernels k : nativeVariants()) {
+            all.add(Arguments.of(k.name(), k));
+        }
+        all.add(Arguments.of("java", Fp4Kernels.java()));
+        return all.stream();
+    }
+
+    /** The implementations as a list. */
+    static List<Fp4Kernels> allKernels() {
+        List<Fp4Kernels> all = new ArrayList<>(nativeVariants());
+        all.add(Fp4Kernels.java());
+        return all;
     }
 
     /** Activation-like rows: Gaussian with a few large outlier features, a zero group and tiny values. */
@@ -82,8 +101,64 @@ class Fp4KernelsTest {
     }
 
     @Test
+    void theBestInstructionSetOfThisCpuIsTheDefaultAndEveryLowerOneIsOffered() {
+        List<Fp4Kernels> variants = nativeVariants();
+        assertEquals("native (scalar)", variants.get(0).name());
+        assertEquals(variants.get(variants.size() - 1).name(), nativeKernels().name(), "the default is the best level");
+        String flags = cpuFlags();
+        boolean vnni = flags.contains(" avx512_vnni") && flags.contains(" avx512bw") && flags.contains(" avx512vl");
+        boolean avx2 = flags.contains(" avx2") && flags.contains(" fma");
+        String expected = vnni && avx2 ? "native (avx512-vnni)" : avx2 ? "native (avx2)" : "native (scalar)";
+        assertEquals(expected, nativeKernels().name(), "the level /proc/cpuinfo promises");
+    }
+
+    static String cpuFlags() {
+        try {
+            return java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("flags"))
+                    .findFirst().orElse("") + " ";
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("implementations")
+    void theFusedLinearEqualsQuantizeThenProduct(String label, Fp4Kernels k) {
+        for (QuantFormat f : FP4) {
+            int d = f.groupSize();
+            int p = 11 * 32;
+            int out = 19;
+            Fp4Scales s = Fp4Scales.of(f);
+            QuantizedMatrix w = GroupQuantizer.quantize(f, activations(out, p, 4), out, p);
+            MemorySegment wc = MemorySegment.ofArray(SplitNibbles.fromStandard(w.packedCodes(), out, p));
+            MemorySegment ws = MemorySegment.ofArray(bytes(w.scaleCodes()));
+            MemorySegment lut = MemorySegment.ofArray(s.values());
+            MemorySegment tt = MemorySegment.ofArray(randomTransforms(p / d, d, 6));
+            for (int rows : new int[] {1, 4}) {
+                MemorySegment x = MemorySegment.ofArray(activations(rows, p, 7));
+                byte[] codes = new byte[rows * p / 2];
+                byte[] scales = new byte[rows * p / d];
+                k.quantizeRows(x, 0, rows, p, d, tt, (long) d * d, s, MemorySegment.ofArray(codes), MemorySegment.ofArray(scales));
+                float[] expected = new float[rows * out];
+                k.gemmW4A4(MemorySegment.ofArray(codes), MemorySegment.ofArray(scales), rows, wc, ws, 0, out, p, d, lut, lut,
+                        MemorySegment.ofArray(expected), out);
+                float[] fused = new float[rows * out];
+                for (long[] range : new long[][] {{0, 7}, {7, out}}) {
+                    k.linearW4A4(x, rows, p, d, tt, (long) d * d, s, wc, ws, range[0], range[1], lut, MemorySegment.ofArray(fused), out);
+                }
+                assertArrayEquals(expected, fused, f.name() + " rows " + rows);
+            }
+        }
+    }
+
+    @Test
     void quantizationIsBitIdenticalToTheJavaFallbackForEveryFormatAndTransform() {
-        Fp4Kernels nat = nativeKernels();
+        for (Fp4Kernels nat : nativeVariants()) {
+            quantizationIsBitIdenticalToTheJavaFallback(nat);
+        }
+    }
+
+    private void quantizationIsBitIdenticalToTheJavaFallback(Fp4Kernels nat) {
         for (QuantFormat f : FP4) {
             int d = f.groupSize();
             int rows = 5;
@@ -100,13 +175,13 @@ class Fp4KernelsTest {
                     nat.quantizeRows(MemorySegment.ofArray(x), 0, rows, p, d, tt, stride, s, MemorySegment.ofArray(c1), MemorySegment.ofArray(s1));
                     Fp4Kernels.java().quantizeRows(MemorySegment.ofArray(x), 0, rows, p, d, tt, stride, s, MemorySegment.ofArray(c2),
                             MemorySegment.ofArray(s2));
-                    assertArrayEquals(c2, c1, f.name() + " codes, stride " + stride);
-                    assertArrayEquals(s2, s1, f.name() + " scales, stride " + stride);
+                    assertArrayEquals(c2, c1, nat.name() + " " + f.name() + " codes, stride " + stride);
+                    assertArrayEquals(s2, s1, nat.name() + " " + f.name() + " scales, stride " + stride);
                     float[] y1 = new float[rows * p];
                     float[] y2 = new float[rows * p];
                     nat.transformRows(MemorySegment.ofArray(x), 0, rows, p, d, tt, stride, MemorySegment.ofArray(y1));
                     Fp4Kernels.java().transformRows(MemorySegment.ofArray(x), 0, rows, p, d, tt, stride, MemorySegment.ofArray(y2));
-                    assertArrayEquals(y2, y1, f.name() + " transform, stride " + stride);
+                    assertArrayEquals(y2, y1, nat.name() + " " + f.name() + " transform, stride " + stride);
                 }
             }
         }
@@ -136,30 +211,31 @@ class Fp4KernelsTest {
     @MethodSource("implementations")
     void packedProductsMatchDequantizeAndMatmul(String label, Fp4Kernels k) {
         for (QuantFormat f : FP4) {
-            int d = f.groupSize();
-            int p = 10 * 32;
-            int out = 23;
-            Fp4Scales s = Fp4Scales.of(f);
-            QuantizedMatrix w = GroupQuantizer.quantize(f, activations(out, p, 4), out, p);
-            float[] wd = w.dequantize();
-            byte[] ws = bytes(w.scaleCodes());
-            byte[] wc = SplitNibbles.fromStandard(w.packedCodes(), out, p);
-            assertArrayEquals(w.packedCodes(), SplitNibbles.toStandard(wc, out, p));
-            for (int rows : new int[] {1, 3, 4, 9, 16, 37}) { // 37: two blocks of 32 tokens, a ragged end
-                float[] x = activations(rows, p, 5 + rows);
-                QuantizedMatrix a = GroupQuantizer.quantize(f, x, rows, p);
-                float[] y = new float[rows * out];
-                // two calls on halves of the output range, as the threads split it
-                for (long[] range : new long[][] {{0, 11}, {11, out}}) {
-                    k.gemmW4A4(MemorySegment.ofArray(a.packedCodes()), MemorySegment.ofArray(bytes(a.scaleCodes())), rows,
-                            MemorySegment.ofArray(wc), MemorySegment.ofArray(ws), range[0], range[1], p, d,
-                            MemorySegment.ofArray(s.values()), MemorySegment.ofArray(s.values()), MemorySegment.ofArray(y), out);
+            for (int p : new int[] {10 * 32, 11 * 32}) { // 11: an odd number of 32-chunks, the 64-wide paths' tail
+                int d = f.groupSize();
+                int out = 23;
+                Fp4Scales s = Fp4Scales.of(f);
+                QuantizedMatrix w = GroupQuantizer.quantize(f, activations(out, p, 4), out, p);
+                float[] wd = w.dequantize();
+                byte[] ws = bytes(w.scaleCodes());
+                byte[] wc = SplitNibbles.fromStandard(w.packedCodes(), out, p);
+                assertArrayEquals(w.packedCodes(), SplitNibbles.toStandard(wc, out, p));
+                for (int rows : new int[] {1, 3, 4, 9, 16, 37}) { // 37: two blocks of 32 tokens, a ragged end
+                    float[] x = activations(rows, p, 5 + rows);
+                    QuantizedMatrix a = GroupQuantizer.quantize(f, x, rows, p);
+                    float[] y = new float[rows * out];
+                    // two calls on halves of the output range, as the threads split it
+                    for (long[] range : new long[][] {{0, 11}, {11, out}}) {
+                        k.gemmW4A4(MemorySegment.ofArray(a.packedCodes()), MemorySegment.ofArray(bytes(a.scaleCodes())), rows,
+                                MemorySegment.ofArray(wc), MemorySegment.ofArray(ws), range[0], range[1], p, d,
+                                MemorySegment.ofArray(s.values()), MemorySegment.ofArray(s.values()), MemorySegment.ofArray(y), out);
+                    }
+                    assertClose(matmul(a.dequantize(), wd, rows, out, p), y, f.name() + " W4A4 rows " + rows);
+                    float[] y16 = new float[rows * out];
+                    k.gemvW4A16(MemorySegment.ofArray(x), rows, MemorySegment.ofArray(wc), MemorySegment.ofArray(ws), 0, out, p, d,
+                            MemorySegment.ofArray(s.values()), MemorySegment.ofArray(y16), out);
+                    assertClose(matmul(x, wd, rows, out, p), y16, f.name() + " W4A16 rows " + rows);
                 }
-                assertClose(matmul(a.dequantize(), wd, rows, out, p), y, f.name() + " W4A4 rows " + rows);
-                float[] y16 = new float[rows * out];
-                k.gemvW4A16(MemorySegment.ofArray(x), rows, MemorySegment.ofArray(wc), MemorySegment.ofArray(ws), 0, out, p, d,
-                        MemorySegment.ofArray(s.values()), MemorySegment.ofArray(y16), out);
-                assertClose(matmul(x, wd, rows, out, p), y16, f.name() + " W4A16 rows " + rows);
             }
         }
     }
@@ -201,7 +277,7 @@ class Fp4KernelsTest {
         float[] x = activations(rows, in, 11);
         float[] xq = q.prepareActivations(x, rows, quantizeActivations);
         float[] expected = matmul(xq, q.dequantized(), rows, out, q.paddedIn());
-        for (Fp4Kernels k : List.of(nativeKernels(), Fp4Kernels.java())) {
+        for (Fp4Kernels k : allKernels()) {
             PackedLayer packed = new PackedLayer(q, quantizeActivations, k);
             float[] y = packed.forward(x.clone(), rows);
             // transforms run in float32 here and in float64 in the reference: an element at a rounding boundary
@@ -226,7 +302,7 @@ class Fp4KernelsTest {
 
     @Test
     void nanActivationsPropagateToTheirRowsOnly() {
-        for (Fp4Kernels k : List.of(nativeKernels(), Fp4Kernels.java())) {
+        for (Fp4Kernels k : allKernels()) {
             QuantFormat f = Mxfp4.DEFAULT;
             int p = 64;
             int out = 8;

@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.io.TempDir;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -20,10 +21,12 @@ class KernelChoiceTest {
         return choose(mode, System.getProperty("java.class.path"));
     }
 
-    static String choose(String mode, String classPath) throws IOException, InterruptedException {
+    static String choose(String mode, String classPath, String... properties) throws IOException, InterruptedException {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Process p = new ProcessBuilder(List.of(java.toString(), "--enable-native-access=ALL-UNNAMED", "-Dwush.kernels=" + mode,
-                "-cp", classPath, PrintKernels.class.getName()))
+        List<String> command = new ArrayList<>(List.of(java.toString(), "--enable-native-access=ALL-UNNAMED", "-Dwush.kernels=" + mode));
+        command.addAll(List.of(properties));
+        command.addAll(List.of("-cp", classPath, PrintKernels.class.getName()));
+        Process p = new ProcessBuilder(command)
                 .redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "child JVM finished");
@@ -56,6 +59,23 @@ class KernelChoiceTest {
         assertEquals("java", choose("auto", classPath));
         String error = choose("native", classPath);
         assertTrue(error.startsWith("error: wush.kernels=native: ") && error.contains("is not in the jar"), error);
+    }
+
+    @Test
+    void theInstructionSetCanBeForcedLowerButNotHigherOrUnknown() throws Exception {
+        String cp = System.getProperty("java.class.path");
+        assertEquals("native (scalar)", choose("auto", cp, "-Dwush.kernels.isa=scalar"));
+        String best = Fp4Kernels.nativeKernels().name();
+        assertEquals(best, choose("auto", cp, "-Dwush.kernels.isa=auto"));
+        if (!best.equals("native (scalar)")) {
+            assertEquals("native (avx2)", choose("native", cp, "-Dwush.kernels.isa=avx2"));
+        }
+        if (!best.equals("native (avx512-vnni)")) {
+            String error = choose("auto", cp, "-Dwush.kernels.isa=avx512-vnni");
+            assertTrue(error.startsWith("error: wush.kernels.isa=avx512-vnni: this CPU runs the kernels at "), error);
+        }
+        assertEquals("error: wush.kernels.isa: unknown instruction set 'avx1024'; known: scalar, avx2, avx512-vnni",
+                choose("auto", cp, "-Dwush.kernels.isa=avx1024"));
     }
 
     @Test

@@ -16,6 +16,7 @@ import ai.djl.translate.Translator;
 import ai.djl.translate.TranslatorFactory;
 import ai.djl.util.Progress;
 import dev.wush.io.CheckpointException;
+import dev.wush.kernel.KernelThreads;
 import dev.wush.translators.TextTokenizer;
 import dev.wush.zoo.hub.ConsoleDownloadProgress;
 import dev.wush.zoo.hub.DownloadListener;
@@ -77,6 +78,7 @@ public final class LlamaModelLoader implements ModelLoader {
                     + " is not supported by this loader");
         }
         Map<String, Object> args = criteria.getArguments() == null ? Map.of() : criteria.getArguments();
+        threads(args.get("threads"));
         ModelResolver resolver = ModelResolver.fromEnvironment(
                 criteria.getProgress() == null ? DownloadListener.SILENT : new ConsoleDownloadProgress());
         Path dir;
@@ -91,6 +93,27 @@ public final class LlamaModelLoader implements ModelLoader {
             dir = resolver.resolve(source.toString());
         }
         return load(dir, criteria, dtype(args.get("dtype"), dir));
+    }
+
+    /**
+     * Applies the {@code threads} argument: the thread budget of the engine and the packed kernels
+     * ({@link KernelThreads#set}, process-wide); absent, the default budget (physical cores).
+     */
+    static void threads(Object arg) {
+        if (arg == null) {
+            KernelThreads.threads();
+            return;
+        }
+        int n;
+        try {
+            n = arg instanceof Number number ? Math.toIntExact(number.longValue()) : Integer.parseInt(arg.toString().trim());
+        } catch (NumberFormatException | ArithmeticException e) {
+            throw new IllegalArgumentException("threads '" + arg + "': a whole number of at least 1");
+        }
+        if (n < 1) {
+            throw new IllegalArgumentException("threads '" + arg + "': a whole number of at least 1");
+        }
+        KernelThreads.set(n);
     }
 
     /**

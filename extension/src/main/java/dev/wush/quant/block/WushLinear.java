@@ -14,6 +14,8 @@ import dev.wush.kernel.cuda.CudaKernels;
 import dev.wush.kernel.cuda.CudaPackedLayer;
 import dev.wush.kernel.cuda.TorchCuda;
 import dev.wush.quant.layer.QuantizedLayer;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Logger;
@@ -34,6 +36,9 @@ import java.util.logging.Logger;
 public final class WushLinear extends NamedBlock {
 
     private static final Logger LOG = Logger.getLogger(WushLinear.class.getName());
+
+    /** The engine whose CPU arrays expose their memory to the kernels ({@code NDArray.toByteBuffer(true)} is a view). */
+    private static final String DIRECT_ENGINE = "PyTorch";
 
     private final PackedLayer packed;
     private final NDArray bias; // (out) or null
@@ -94,13 +99,33 @@ public final class WushLinear extends NamedBlock {
                 LOG.warning(packed.name() + ": " + packed.format().name() + " has no CUDA kernels; this layer runs on the CPU"
                         + " and copies its activations to and from " + x.getDevice());
             }
-            float[] y = packed.forward(x.toType(DataType.FLOAT32, false).toFloatArray(), rows);
-            result = x.getManager().create(y, new Shape(outShape)).toDevice(x.getDevice(), false);
+            result = forwardHost(x, rows, new Shape(outShape));
         }
         if (bias != null) {
             result = result.add(bias);
         }
         return new NDList(result.toType(dtype, false));
+    }
+
+    /**
+     * The packed kernels on the host. On PyTorch's CPU arrays they read the input's memory and write the
+     * output array's memory in place (direct views of contiguous tensors): no activation copies.
+     */
+    private NDArray forwardHost(NDArray x, int rows, Shape outShape) {
+        NDManager manager = x.getManager();
+        NDArray x32 = x.toType(DataType.FLOAT32, false);
+        if (DIRECT_ENGINE.equals(manager.getEngine().getEngineName()) && !x.getDevice().isGpu()) {
+            ByteBuffer input = x32.toByteBuffer(true); // a view, or of a contiguous copy the manager owns
+            NDArray y = manager.create(outShape, DataType.FLOAT32);
+            ByteBuffer output = y.toByteBuffer(true);
+            if (input.isDirect() && output.isDirect()) {
+                packed.forward(MemorySegment.ofBuffer(input), rows, MemorySegment.ofBuffer(output));
+                return y;
+            }
+            y.close();
+        }
+        float[] y = packed.forward(x32.toFloatArray(), rows);
+        return manager.create(y, outShape).toDevice(x.getDevice(), false);
     }
 
     /** (rows, out) float32 on x's device, computed by the CUDA kernels on PyTorch's current stream. */

@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import dev.wush.io.MappedMatrix;
+import dev.wush.kernel.KernelThreads;
 import dev.wush.nn.NamedBlock;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -36,16 +37,10 @@ public final class MappedLinear extends NamedBlock {
         return weight;
     }
 
-    /** Rows [from, to) into {@code dst}, split among the cores. */
+    /** Rows [from, to) into {@code dst}, split among the thread budget's threads. */
     private void widen(long from, long to, MemorySegment dst, int in) {
-        int cores = Runtime.getRuntime().availableProcessors();
-        long n = to - from;
-        int parts = (int) Math.max(1, Math.min(cores, n / 64));
-        java.util.stream.IntStream.range(0, parts).parallel().forEach(p -> {
-            long a = from + n * p / parts;
-            long b = from + n * (p + 1) / parts;
-            weight.widenRows(a, b, dst.asSlice((a - from) * in * 4, (b - a) * in * 4));
-        });
+        KernelThreads.split(to - from, 64L * in, (a, b) -> weight.widenRows(from + a, from + b,
+                dst.asSlice(a * in * 4, (b - a) * in * 4)));
     }
 
     @Override

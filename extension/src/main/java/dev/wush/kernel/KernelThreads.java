@@ -1,0 +1,239 @@
+package dev.wush.kernel;
+
+import ai.djl.engine.Engine;
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinTask;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * One thread budget for inference: the packed kernels' pool and PyTorch's intra-op threads are set
+ * together, so that the two never run more threads than the budget between them (an engine GEMM and a
+ * packed kernel never overlap: a forward pass calls them one after another).
+ *
+ * <p>The default is the number of physical cores available to this JVM (hyper-threads share a core's
+ * vector units, which both the kernels and the engine's GEMMs saturate). {@link #set} changes it for the
+ * whole process: PyTorch's intra-op setting is process-wide too. The system property or environment
+ * variable {@code WUSH_THREADS} ({@code wush.threads}) sets the budget at start-up.
+ *
+ * <p>OpenMP: PyTorch's CPU threads spin for a while after each parallel region by default, taking the
+ * cores the packed kernels run on next (measured: decode 1.5× slower). {@link #preferPassiveOpenMp()} sets
+ * {@code OMP_WAIT_POLICY=PASSIVE} for the process when it runs before the engine's native library loads
+ * and the user has not chosen a policy; this class calls it when first used.
+ */
+public final class KernelThreads {
+
+    private static final System.Logger LOG = System.getLogger(KernelThreads.class.getName());
+
+
+    private static final Object LOCK = new Object();
+    private static volatile int threads;
+    private static volatile ForkJoinPool pool; // threads − 1 workers: the calling thread takes one part
+    private static volatile boolean passiveSet;
+
+    static {
+        preferPassiveOpenMp();
+    }
+
+    private KernelThreads() {}
+
+    /** The current budget, configuring it on first use. */
+    public static int threads() {
+        if (threads == 0) {
+            synchronized (LOCK) {
+                if (threads == 0) {
+                    String configured = setting();
+                    int n = configured == null ? physicalCores() : parse(configured);
+                    apply(n);
+                }
+            }
+        }
+        return threads;
+    }
+
+    /**
+     * Sets the budget to {@code n} threads: the kernels' pool and, when the PyTorch engine is in use, its
+     * intra-op threads.
+     *
+     * @throws IllegalArgumentException when n is below 1
+     */
+    public static void set(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("the number of threads must be at least 1, got " + n);
+        }
+        synchronized (LOCK) {
+            apply(n);
+        }
+    }
+
+    private static void apply(int n) {
+        if (n != threads) {
+            ForkJoinPool old = pool;
+            pool = n > 1 ? new ForkJoinPool(n - 1) : null;
+            threads = n;
+            if (old != null) {
+                old.shutdown(); // running parts finish; new work goes to the new pool
+            }
+        }
+        setEngineThreads(n);
+    }
+
+    private static void setEngineThreads(int n) {
+        if (!Engine.hasEngine("PyTorch")) {
+            return;
+        }
+        Engine.getEngine("PyTorch"); // loads the native library before the setting
+        if (ai.djl.pytorch.jni.JniUtils.getNumThreads() != n) {
+            ai.djl.pytorch.jni.JniUtils.setNumThreads(n);
+        }
+    }
+
+    /**
+     * Sets {@code OMP_WAIT_POLICY=PASSIVE} in the process environment unless it is set already or
+     * OpenMP has been loaded (then it would have no effect; a warning says how to set it). Returns whether
+     * the policy is passive from now on. Call it before the first NDManager is created.
+     */
+    public static boolean preferPassiveOpenMp() {
+        String policy = System.getenv("OMP_WAIT_POLICY");
+        if (policy != null) {
+            return policy.equalsIgnoreCase("passive");
+        }
+        synchronized (LOCK) {
+            if (passiveSet) {
+                return true;
+            }
+            if (openMpLoaded()) {
+                LOG.log(System.Logger.Level.WARNING, "the engine's OpenMP runtime was loaded before the thread budget was set:"
+                        + " its threads spin between operations and slow the packed kernels down; set OMP_WAIT_POLICY=PASSIVE"
+                        + " in the environment, or use KernelThreads before creating the first NDManager");
+                return false;
+            }
+            try {
+                Linker linker = Linker.nativeLinker();
+                MethodHandle setenv = linker.downcallHandle(linker.defaultLookup().find("setenv").orElseThrow(),
+                        FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+                try (Arena arena = Arena.ofConfined()) {
+                    passiveSet = (int) setenv.invokeExact(arena.allocateFrom("OMP_WAIT_POLICY"), arena.allocateFrom("PASSIVE"), 0) == 0;
+                }
+            } catch (Throwable e) { // no native access, or no setenv: the default policy stays
+                LOG.log(System.Logger.Level.DEBUG, "could not set OMP_WAIT_POLICY", e);
+            }
+            return passiveSet;
+        }
+    }
+
+    /** Whether an OpenMP runtime is mapped into this process (Linux; false where that cannot be told). */
+    private static boolean openMpLoaded() {
+        try (java.util.stream.Stream<String> maps = Files.lines(Path.of("/proc/self/maps"))) {
+            return maps.anyMatch(line -> line.contains("libgomp") || line.contains("libiomp") || line.contains("libomp"));
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    private static String setting() {
+        String value = System.getProperty("wush.threads");
+        return value != null ? value : System.getenv("WUSH_THREADS");
+    }
+
+    private static int parse(String value) {
+        try {
+            int n = Integer.parseInt(value.trim());
+            if (n >= 1) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException("WUSH_THREADS (wush.threads) must be a whole number of at least 1, got '" + value + "'");
+    }
+
+    /**
+     * Physical cores among the CPUs this JVM may use: the available processors divided by the hardware
+     * threads per core that Linux reports; the available processors where it reports nothing.
+     */
+    public static int physicalCores() {
+        int logical = Runtime.getRuntime().availableProcessors();
+        Set<String> siblings = new HashSet<>();
+        Path cpus = Path.of("/sys/devices/system/cpu");
+        int perCore = 1;
+        try {
+            String list = Files.readString(cpus.resolve("cpu0/topology/thread_siblings_list")).trim();
+            for (String part : list.split(",")) {
+                String[] range = part.split("-");
+                int from = Integer.parseInt(range[0]);
+                int to = range.length > 1 ? Integer.parseInt(range[1]) : from;
+                for (int c = from; c <= to; c++) {
+                    siblings.add(Integer.toString(c));
+                }
+            }
+            perCore = Math.max(1, siblings.size());
+        } catch (IOException | RuntimeException e) {
+            perCore = 1; // not Linux, or no topology: count every processor
+        }
+        return Math.max(1, logical / perCore);
+    }
+
+    /** A range [from, to) of rows or output features. */
+    @FunctionalInterface
+    public interface Range {
+        void run(long from, long to);
+    }
+
+    /**
+     * Runs {@code [0, n)} in contiguous parts on the budget's threads when there is enough work to share
+     * ({@code workPerItem}: multiply-adds per item); the calling thread runs the first part itself.
+     */
+    public static void split(long n, long workPerItem, Range range) {
+        int budget = threads();
+        long parts = Math.min(budget, Math.max(1, n * workPerItem / (1 << 18)));
+        parts = Math.min(parts, n);
+        ForkJoinPool workers = pool;
+        if (parts <= 1 || workers == null) {
+            range.run(0, n);
+            return;
+        }
+        int p = (int) parts;
+        ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[p - 1];
+        for (int i = 1; i < p; i++) {
+            long from = n * i / p;
+            long to = n * (i + 1) / p;
+            try {
+                tasks[i - 1] = workers.submit(() -> range.run(from, to));
+            } catch (RejectedExecutionException e) {
+                range.run(from, to); // the budget changed under us: the old pool takes no more work
+            }
+        }
+        RuntimeException failure = null;
+        try {
+            range.run(0, n / p);
+        } catch (RuntimeException e) {
+            failure = e;
+        }
+        for (ForkJoinTask<?> t : tasks) {
+            try {
+                if (t != null) {
+                    t.join(); // every part finishes before the caller's buffers may go
+                }
+            } catch (RuntimeException e) {
+                // join rethrows another thread's exception as a copy whose cause is the original
+                RuntimeException original = e.getCause() instanceof RuntimeException c && c.getClass() == e.getClass() ? c : e;
+                failure = failure == null ? original : failure;
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+}
