@@ -44,7 +44,7 @@ int32_t wush_best_isa(void) {
     __builtin_cpu_init();
     if (!wush_has_avx2()) return WUSH_ISA_SCALAR;
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")
-            && __builtin_cpu_supports("avx512vnni")) {
+            && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni")) {
         return WUSH_ISA_AVX512_VNNI;
     }
     return WUSH_ISA_AVX2;
@@ -284,14 +284,15 @@ int32_t wush_gemm_w4a4(int32_t isa, const uint8_t *a_codes, const uint8_t *a_sca
 
 /*
  * AVX-512 VNNI: vpdpbusd sums four products of unsigned by signed bytes into each int32 lane. The weights
- * take the unsigned side as (value + 12) in [0, 24]; the sum over a group of 16 then carries 12 · Σ a, which
- * each lane group starts from with the opposite sign (negcorr), so the integer dot products stay exact.
+ * take the unsigned side as (value + 12) in [0, 24]; a lane's sum of four products then carries 12 · Σ a of its
+ * four activations, which the lane starts from with the opposite sign (negcorr): every lane holds exactly the
+ * partial sum the AVX2 path's lane holds.
  * 64 elements (two split-nibble chunks) per step: lanes 0-3 hold the first group of 16, lanes 4-7 the second, …
  * Rows are padded to a multiple of 64 with zero activations and zero scales.
  */
 static const uint8_t E2M1_X2_PLUS12[16] = {12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0};
 
-#define VNNI_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+#define VNNI_TARGET __attribute__((target("avx2,fma,avx512f,avx512bw,avx512dq,avx512vl,avx512vnni")))
 
 /* Chunks c and c+1 (or c alone when last) to 64 weight bytes (value + 12) in element order. */
 VNNI_TARGET static inline __m512i unpack64_vnni(const uint8_t *packed, int both, __m512i lut) {
@@ -302,24 +303,34 @@ VNNI_TARGET static inline __m512i unpack64_vnni(const uint8_t *packed, int both,
     return _mm512_shuffle_epi8(lut, nib);
 }
 
-/* NR activation rows (stride lda = p64 bytes) against one weight row; out[r * ldo]. */
+/*
+ * NR activation rows (stride lda = p64 bytes) against one weight row; out[r * ldo]. Bit-identical to the AVX2
+ * path: the int32 lanes hold the same partial sums (four products each, exact), and they are scaled and
+ * accumulated into eight float lanes chunk by chunk in the same order, then summed as hsum_avx2 does.
+ */
 VNNI_TARGET static inline __attribute__((always_inline)) void dot_w4a4_vnni(int nr, const int8_t *a, const int32_t *negcorr,
         const float *as16, size_t lda, const uint8_t *w, const float *ws16, int p, float *out, int64_t ldo) {
     const __m512i lut = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *) E2M1_X2_PLUS12));
     const __m512i expand = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
-    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+    __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
     int chunks = p / 32;
     for (int c = 0; c < chunks; c += 2) {
-        __m512i wu = unpack64_vnni(w + 16 * c, c + 1 < chunks, lut);
+        int both = c + 1 < chunks;
+        __m512i wu = unpack64_vnni(w + 16 * c, both, lut);
         __m128 ws4 = _mm_loadu_ps(ws16 + 2 * c);
         for (int r = 0; r < nr; r++) {
             __m512i av = _mm512_loadu_si512((const void *) (a + r * lda + 32 * c));
             __m512i dot = _mm512_dpbusd_epi32(_mm512_loadu_si512((const void *) (negcorr + r * (lda / 4) + 8 * c)), wu, av);
             __m128 s4 = _mm_mul_ps(_mm_loadu_ps(as16 + r * (lda / 16) + 2 * c), ws4);
-            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_permutexvar_ps(expand, _mm512_castps128_ps512(s4)), acc[r]);
+            __m512 sv = _mm512_permutexvar_ps(expand, _mm512_castps128_ps512(s4));
+            __m512 f = _mm512_cvtepi32_ps(dot);
+            acc[r] = _mm256_fmadd_ps(_mm512_castps512_ps256(f), _mm512_castps512_ps256(sv), acc[r]); /* chunk c */
+            if (both) {
+                acc[r] = _mm256_fmadd_ps(_mm512_extractf32x8_ps(f, 1), _mm512_extractf32x8_ps(sv, 1), acc[r]); /* chunk c + 1 */
+            }
         }
     }
-    for (int r = 0; r < nr; r++) out[r * ldo] = _mm512_reduce_add_ps(acc[r]) * 0.25f;
+    for (int r = 0; r < nr; r++) out[r * ldo] = hsum_avx2(acc[r]) * 0.25f;
 }
 
 VNNI_TARGET static void dot4_w4a4_vnni(const int8_t *a, const int32_t *negcorr, const float *as16, size_t lda, const uint8_t *w,
@@ -353,10 +364,8 @@ static int32_t gemm_w4a4_vnni(const uint8_t *a_codes, const uint8_t *a_scales, i
         unpack_row(a_codes + (size_t) r * p / 2, p, ar);
         scales16(a_scales + (size_t) r * blocks, p, d, a_lut, as16 + (size_t) r * (p64 / 16));
         int32_t *nc = negcorr + (size_t) r * (p64 / 4);
-        for (int g = 0; g < p / 16; g++) {
-            int32_t sum = 0;
-            for (int i = 0; i < 16; i++) sum += ar[16 * g + i];
-            nc[4 * g] = -12 * sum;
+        for (int j = 0; j < p / 4; j++) { /* per int32 lane: its own four activations, so every lane sums Σ w·a exactly */
+            nc[j] = -12 * (ar[4 * j] + ar[4 * j + 1] + ar[4 * j + 2] + ar[4 * j + 3]);
         }
     }
     const int row_block = 32;

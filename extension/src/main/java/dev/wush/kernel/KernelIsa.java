@@ -6,14 +6,16 @@ import java.util.Locale;
  * Instruction sets of the native products, lowest first. The kernels use the best one the CPU has;
  * the system property {@code wush.kernels.isa} forces a lower one (for comparisons and bug hunts), and
  * the environment variable {@code WUSH_KERNELS_SCALAR} (any value) forces {@link #SCALAR}.
- * Quantization of activations is bit-identical on every level; products agree up to float32 summation order.
+ * Quantization of activations is bit-identical on every level, and so are the W4A4 products from
+ * {@link #AVX2} up (same partial sums, same accumulation order); the scalar path and the Java fallback agree
+ * with them up to float32 summation order.
  */
 public enum KernelIsa {
     /** Plain C. */
     SCALAR("scalar"),
     /** AVX2 and FMA: byte shuffles for the 4-bit codes, {@code vpmaddubsw} products. */
     AVX2("avx2"),
-    /** AVX-512 (F, BW, VL) with VNNI: 64 codes per step, {@code vpdpbusd} products. */
+    /** AVX-512 (F, BW, DQ, VL) with VNNI: 64 codes per step, {@code vpdpbusd} products, bit-identical to {@link #AVX2}. */
     AVX512_VNNI("avx512-vnni");
 
     private final String id;

@@ -152,6 +152,37 @@ class Fp4KernelsTest {
     }
 
     @Test
+    void everyVectorLevelComputesBitIdenticalProductsToAvx2() {
+        List<Fp4Kernels> variants = nativeVariants();
+        org.junit.jupiter.api.Assumptions.assumeTrue(variants.size() > 2, "this CPU has no level above avx2");
+        Fp4Kernels avx2 = variants.get(1);
+        assertEquals("native (avx2)", avx2.name());
+        for (Fp4Kernels k : variants.subList(2, variants.size())) {
+            for (QuantFormat f : FP4) {
+                int d = f.groupSize();
+                Fp4Scales s = Fp4Scales.of(f);
+                MemorySegment lut = MemorySegment.ofArray(s.values());
+                for (int p : new int[] {320, 352, 2048}) {
+                    int out = 21;
+                    QuantizedMatrix w = GroupQuantizer.quantize(f, activations(out, p, 8), out, p);
+                    MemorySegment wc = MemorySegment.ofArray(SplitNibbles.fromStandard(w.packedCodes(), out, p));
+                    MemorySegment ws = MemorySegment.ofArray(bytes(w.scaleCodes()));
+                    for (int rows : new int[] {1, 3, 4, 9, 37}) {
+                        QuantizedMatrix a = GroupQuantizer.quantize(f, activations(rows, p, 9 + rows), rows, p);
+                        float[] expected = new float[rows * out];
+                        float[] actual = new float[rows * out];
+                        avx2.gemmW4A4(MemorySegment.ofArray(a.packedCodes()), MemorySegment.ofArray(bytes(a.scaleCodes())), rows, wc, ws, 0,
+                                out, p, d, lut, lut, MemorySegment.ofArray(expected), out);
+                        k.gemmW4A4(MemorySegment.ofArray(a.packedCodes()), MemorySegment.ofArray(bytes(a.scaleCodes())), rows, wc, ws, 0, out,
+                                p, d, lut, lut, MemorySegment.ofArray(actual), out);
+                        assertArrayEquals(expected, actual, k.name() + " " + f.name() + " p " + p + " rows " + rows);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void quantizationIsBitIdenticalToTheJavaFallbackForEveryFormatAndTransform() {
         for (Fp4Kernels nat : nativeVariants()) {
             quantizationIsBitIdenticalToTheJavaFallback(nat);

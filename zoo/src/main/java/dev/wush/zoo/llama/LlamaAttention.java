@@ -69,10 +69,16 @@ public final class LlamaAttention extends NamedBlock {
             scores = scores.add(mask);
         }
         NDArray probs = scores.softmax(-1).toType(x.getDataType(), false);
+        if (!training) {
+            scores.close(); // (B, KV, G, T, Tk) float32: the largest array of a long prefill
+        }
         NDArray context = probs.matMul(v.expandDims(2))                          // (B, KV, G, T, D)
                 .reshape(b, heads, t, headDim)
                 .transpose(0, 2, 1, 3)
                 .reshape(b, t, (long) heads * headDim);
+        if (!training && probs != scores) {
+            probs.close();
+        }
         NDArray y = child("o_proj").forward(ps, new NDList(context), training).head();
         return new NDList(y, k, v);
     }

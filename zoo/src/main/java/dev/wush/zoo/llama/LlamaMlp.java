@@ -23,7 +23,18 @@ public final class LlamaMlp extends NamedBlock {
         NDList x = new NDList(inputs.head());
         NDArray gate = child("gate_proj").forward(ps, x, training).head();
         NDArray up = child("up_proj").forward(ps, x, training).head();
-        NDArray act = gate.mul(gate.getNDArrayInternal().sigmoid()).mul(up);
-        return child("down_proj").forward(ps, new NDList(act), training);
+        NDArray act;
+        try (NDArray sigmoid = gate.getNDArrayInternal().sigmoid(); NDArray silu = gate.mul(sigmoid)) {
+            act = silu.mul(up);
+        }
+        if (!training) { // the widest arrays of a layer (tokens × intermediate): gone before down_proj runs
+            gate.close();
+            up.close();
+        }
+        NDList y = child("down_proj").forward(ps, new NDList(act), training);
+        if (!training) {
+            act.close();
+        }
+        return y;
     }
 }

@@ -3,6 +3,7 @@ package dev.wush.zoo.llama;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
@@ -88,7 +89,16 @@ public final class LlamaModel extends NamedBlock {
                 layerIn.add(named(pastKey, "past_key"));
                 layerIn.add(named(pastValue, "past_value"));
             }
-            NDList layerOut = layers.layer(i).forward(ps, layerIn, training, params);
+            NDList layerOut;
+            // a layer's intermediate arrays (attention scores, the MLP's wide activations) are freed when it
+            // returns, not when the caller's manager closes: a prefill holds one layer's worth, not all of them
+            try (NDScope scope = new NDScope()) {
+                layerOut = layers.layer(i).forward(ps, layerIn, training, params);
+                NDScope.unregister(layerOut);
+            }
+            if (!training && layerOut.get(0) != h) {
+                h.close(); // this pass made it (embedding or the layer before): nobody else holds it
+            }
             h = layerOut.get(0);
             out.add(named(layerOut.get(1), keyName(i)));
             out.add(named(layerOut.get(2), valueName(i)));

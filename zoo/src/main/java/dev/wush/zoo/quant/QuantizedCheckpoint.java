@@ -380,6 +380,10 @@ public final class QuantizedCheckpoint {
                 tensors.close();
             }
         }
+        // Reading a layer leaves about a byte of short-lived Java arrays per weight (codes, scale codes, transforms
+        // in float64) before the packed copy goes to native memory. G1 grows the heap to absorb them and keeps it
+        // committed; one collection here hands those pages back (measured on a 1B model: 1.9 → 1.5 GB resident).
+        System.gc();
         return lm;
     }
 
