@@ -343,6 +343,71 @@ VNNI_TARGET static void dot1_w4a4_vnni(const int8_t *a, const int32_t *negcorr, 
     dot_w4a4_vnni(1, a, negcorr, as16, lda, w, ws16, p, out, 0);
 }
 
+/* One (r, o) pair of a tile, chunks c (and c + 1 when both): the same operations as dot_w4a4_vnni. */
+#define VNNI_TILE_STEP(i, j, both)                                                                                  \
+    do {                                                                                                          \
+        __m512 f = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(nc, wu[j], av));                                        \
+        __m512 sv = _mm512_permutexvar_ps(expand, _mm512_castps128_ps512(_mm_mul_ps(as4, ws4[j])));               \
+        acc[i][j] = _mm256_fmadd_ps(_mm512_castps512_ps256(f), _mm512_castps512_ps256(sv), acc[i][j]);          \
+        if (both) acc[i][j] = _mm256_fmadd_ps(_mm512_extractf32x8_ps(f, 1), _mm512_extractf32x8_ps(sv, 1), acc[i][j]); \
+    } while (0)
+
+/*
+ * NR (1 to 4) activation rows against four weight rows: each weight chunk is unpacked once for all rows and each
+ * activation chunk loaded once for four outputs. Every (r, o) output goes through exactly the operations of
+ * dot_w4a4_vnni, so results are bit-identical to it (and to the AVX2 path); the sixteen (or four, when decoding)
+ * independent accumulation chains also hide the latency of the chained multiply-adds, which bounds a single dot.
+ */
+VNNI_TARGET static inline __attribute__((always_inline)) void tile_w4a4_vnni(int nr, const int8_t *a, const int32_t *negcorr,
+        const float *as16, size_t lda, const uint8_t *w, size_t ldw, const float *ws16, size_t ldws, int p, float *out, int64_t ldo) {
+    const __m512i lut = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *) E2M1_X2_PLUS12));
+    const __m512i expand = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+    __m256 acc[4][4];
+    for (int i = 0; i < 4; i++) {
+        for (int j = 0; j < 4; j++) acc[i][j] = _mm256_setzero_ps();
+    }
+    int chunks = p / 32;
+    for (int c = 0; c < chunks; c += 2) {
+        int both = c + 1 < chunks;
+        __m512i wu[4];
+        __m128 ws4[4];
+        for (int j = 0; j < 4; j++) {
+            wu[j] = unpack64_vnni(w + j * ldw + 16 * c, both, lut);
+            ws4[j] = _mm_loadu_ps(ws16 + j * ldws + 2 * c);
+        }
+        for (int i = 0; i < nr; i++) {
+            __m512i av = _mm512_loadu_si512((const void *) (a + i * lda + 32 * c));
+            __m512i nc = _mm512_loadu_si512((const void *) (negcorr + i * (lda / 4) + 8 * c));
+            __m128 as4 = _mm_loadu_ps(as16 + i * (lda / 16) + 2 * c);
+            if (both) {
+                VNNI_TILE_STEP(i, 0, 1);
+                VNNI_TILE_STEP(i, 1, 1);
+                VNNI_TILE_STEP(i, 2, 1);
+                VNNI_TILE_STEP(i, 3, 1);
+            } else {
+                VNNI_TILE_STEP(i, 0, 0);
+                VNNI_TILE_STEP(i, 1, 0);
+                VNNI_TILE_STEP(i, 2, 0);
+                VNNI_TILE_STEP(i, 3, 0);
+            }
+        }
+    }
+    for (int i = 0; i < nr; i++) {
+        for (int j = 0; j < 4; j++) out[i * ldo + j] = hsum_avx2(acc[i][j]) * 0.25f;
+    }
+}
+
+/* The tile for 1, 2, 3 or 4 rows, each compiled with its row count fixed. */
+VNNI_TARGET static void tile_w4a4_vnni_rows(int nr, const int8_t *a, const int32_t *negcorr, const float *as16, size_t lda,
+                                            const uint8_t *w, size_t ldw, const float *ws16, size_t ldws, int p, float *out, int64_t ldo) {
+    switch (nr) {
+        case 4: tile_w4a4_vnni(4, a, negcorr, as16, lda, w, ldw, ws16, ldws, p, out, ldo); break;
+        case 3: tile_w4a4_vnni(3, a, negcorr, as16, lda, w, ldw, ws16, ldws, p, out, ldo); break;
+        case 2: tile_w4a4_vnni(2, a, negcorr, as16, lda, w, ldw, ws16, ldws, p, out, ldo); break;
+        default: tile_w4a4_vnni(1, a, negcorr, as16, lda, w, ldw, ws16, ldws, p, out, ldo); break;
+    }
+}
+
 static int32_t gemm_w4a4_vnni(const uint8_t *a_codes, const uint8_t *a_scales, int32_t rows, const uint8_t *w_codes,
                               const uint8_t *w_scales, int64_t o0, int64_t o1, int32_t p, int32_t d, const float *a_lut,
                               const float *w_lut, float *y, int64_t ldy) {
@@ -352,11 +417,13 @@ static int32_t gemm_w4a4_vnni(const uint8_t *a_codes, const uint8_t *a_scales, i
     int32_t *negcorr = calloc((size_t) rows * p64 / 4 + 16, sizeof(int32_t));
     float *as16 = calloc((size_t) rows * p64 / 16 + 4, sizeof(float));
     float *ws16 = calloc(p64 / 16 + 4, sizeof(float));
-    if (a == NULL || negcorr == NULL || as16 == NULL || ws16 == NULL) {
+    float *ws16t = calloc(4 * (p64 / 16 + 4), sizeof(float)); /* four weight rows' scales, zero-padded like ws16 */
+    if (a == NULL || negcorr == NULL || as16 == NULL || ws16 == NULL || ws16t == NULL) {
         free(a);
         free(negcorr);
         free(as16);
         free(ws16);
+        free(ws16t);
         return -1;
     }
     for (int r = 0; r < rows; r++) {
@@ -369,9 +436,19 @@ static int32_t gemm_w4a4_vnni(const uint8_t *a_codes, const uint8_t *a_scales, i
         }
     }
     const int row_block = 32;
+    size_t ldws = p64 / 16 + 4;
     for (int rb = 0; rb < rows; rb += row_block) {
         int re = rb + row_block < rows ? rb + row_block : rows;
-        for (int64_t o = o0; o < o1; o++) {
+        int64_t o = o0;
+        for (; o + 4 <= o1; o += 4) { /* tiles of up to 4 rows × 4 outputs */
+            for (int j = 0; j < 4; j++) scales16(w_scales + (o + j) * blocks, p, d, w_lut, ws16t + j * ldws);
+            for (int r = rb; r < re; r += 4) {
+                int nr = re - r < 4 ? re - r : 4;
+                tile_w4a4_vnni_rows(nr, a + (size_t) r * p64, negcorr + (size_t) r * (p64 / 4), as16 + (size_t) r * (p64 / 16), p64,
+                                    w_codes + o * (p / 2), (size_t) p / 2, ws16t, ldws, p, y + r * ldy + o, ldy);
+            }
+        }
+        for (; o < o1; o++) {
             const uint8_t *w = w_codes + o * (p / 2);
             scales16(w_scales + o * blocks, p, d, w_lut, ws16);
             int r = rb;
@@ -389,6 +466,7 @@ static int32_t gemm_w4a4_vnni(const uint8_t *a_codes, const uint8_t *a_scales, i
     free(negcorr);
     free(as16);
     free(ws16);
+    free(ws16t);
     return 0;
 }
 

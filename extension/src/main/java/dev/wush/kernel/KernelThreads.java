@@ -13,9 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Set;
-import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.ForkJoinTask;
-import java.util.concurrent.RejectedExecutionException;
 
 /**
  * One thread budget for inference: the packed kernels' pool and PyTorch's intra-op threads are set
@@ -39,7 +36,7 @@ public final class KernelThreads {
 
     private static final Object LOCK = new Object();
     private static volatile int threads;
-    private static volatile ForkJoinPool pool; // threads − 1 workers: the calling thread takes one part
+    private static volatile KernelPool pool; // threads − 1 workers: the calling thread takes one part
     private static volatile boolean passiveSet;
 
     static {
@@ -79,11 +76,11 @@ public final class KernelThreads {
 
     private static void apply(int n) {
         if (n != threads) {
-            ForkJoinPool old = pool;
-            pool = n > 1 ? new ForkJoinPool(n - 1) : null;
+            KernelPool old = pool;
+            pool = n > 1 ? new KernelPool(n - 1) : null;
             threads = n;
             if (old != null) {
-                old.shutdown(); // running parts finish; new work goes to the new pool
+                old.shutdown(); // its workers stop once idle; new work goes to the new pool
             }
         }
         setEngineThreads(n);
@@ -199,41 +196,20 @@ public final class KernelThreads {
         int budget = threads();
         long parts = Math.min(budget, Math.max(1, n * workPerItem / (1 << 18)));
         parts = Math.min(parts, n);
-        ForkJoinPool workers = pool;
+        KernelPool workers = pool;
         if (parts <= 1 || workers == null) {
             range.run(0, n);
             return;
         }
         int p = (int) parts;
-        ForkJoinTask<?>[] tasks = new ForkJoinTask<?>[p - 1];
-        for (int i = 1; i < p; i++) {
+        Runnable[] tasks = new Runnable[p];
+        for (int i = 0; i < p; i++) {
             long from = n * i / p;
             long to = n * (i + 1) / p;
-            try {
-                tasks[i - 1] = workers.submit(() -> range.run(from, to));
-            } catch (RejectedExecutionException e) {
-                range.run(from, to); // the budget changed under us: the old pool takes no more work
-            }
+            tasks[i] = () -> range.run(from, to);
         }
-        RuntimeException failure = null;
-        try {
-            range.run(0, n / p);
-        } catch (RuntimeException e) {
-            failure = e;
-        }
-        for (ForkJoinTask<?> t : tasks) {
-            try {
-                if (t != null) {
-                    t.join(); // every part finishes before the caller's buffers may go
-                }
-            } catch (RuntimeException e) {
-                // join rethrows another thread's exception as a copy whose cause is the original
-                RuntimeException original = e.getCause() instanceof RuntimeException c && c.getClass() == e.getClass() ? c : e;
-                failure = failure == null ? original : failure;
-            }
-        }
-        if (failure != null) {
-            throw failure;
+        if (!workers.run(tasks)) {
+            range.run(0, n); // another thread holds the workers (or the budget shrank under us): run it all here
         }
     }
 }
