@@ -73,7 +73,8 @@ class CliTest {
         assertTrue(json.get("seconds").getAsDouble() > 0);
         assertTrue(run.out().contains(String.format(java.util.Locale.ROOT, "perplexity %.4f", ppl)), run.out());
 
-        Run shorter = wush("eval", "--model", "stories260K", "--data", text.toString(), "--json", "--window", "128", "--batch", "3");
+        Run shorter = wush("eval", "--model", "stories260K", "--data", text.toString(), "--json", "--window", "128", "--batch", "3",
+                "--threads", "2");
         assertEquals(0, shorter.code(), shorter.err());
         JsonObject j2 = JsonParser.parseString(shorter.lines().getLast()).getAsJsonObject();
         assertEquals(0, j2.get("tokens").getAsLong() % 127);
@@ -173,6 +174,9 @@ class CliTest {
                 "--out", tmp.resolve("never").toString());
         assertEquals(2, badHidden.code());
         assertOneLine(badHidden, "--calib-hidden int8");
+        Run badThreads = wush("eval", "--model", "stories260K", "--data", text.toString(), "--threads", "0");
+        assertEquals(2, badThreads.code());
+        assertOneLine(badThreads, "--threads must be at least 1, got 0");
         assertTrue(!Files.exists(tmp.resolve("never")));
     }
 

@@ -12,6 +12,7 @@ import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ModelZoo;
 import ai.djl.repository.zoo.ZooModel;
+import dev.wush.kernel.KernelThreads;
 import dev.wush.translators.TokenWindows;
 import dev.wush.translators.WindowLosses;
 import dev.wush.zoo.WushModelZoo;
@@ -117,5 +118,23 @@ class CriteriaTest {
                 .optGroupId(WushModelZoo.GROUP_ID).optArtifactId("stories260K").optArgument("dtype", "bfloat16").build();
         IllegalArgumentException d = assertThrows(IllegalArgumentException.class, badDtype::loadModel);
         assertTrue(d.getMessage().contains("bfloat16"), d.getMessage());
+
+        Criteria<String, String> badThreads = Criteria.builder().setTypes(String.class, String.class)
+                .optGroupId(WushModelZoo.GROUP_ID).optArtifactId("stories260K").optArgument("threads", "0").build();
+        IllegalArgumentException t = assertThrows(IllegalArgumentException.class, badThreads::loadModel);
+        assertEquals("threads '0': a whole number of at least 1", t.getMessage());
+    }
+
+    @Test
+    void theThreadsArgumentSetsTheBudgetOfTheEngineAndTheKernels() throws Exception {
+        int before = KernelThreads.threads();
+        Criteria<String, String> two = Criteria.builder().setTypes(String.class, String.class)
+                .optGroupId(WushModelZoo.GROUP_ID).optArtifactId("stories260K").optArgument("threads", 2).build();
+        try (ZooModel<String, String> model = two.loadModel()) {
+            assertEquals(2, KernelThreads.threads());
+            assertEquals(2, ai.djl.pytorch.jni.JniUtils.getNumThreads());
+        } finally {
+            KernelThreads.set(before);
+        }
     }
 }
