@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
+import dev.wush.kernel.KernelThreads;
 import dev.wush.nn.BlockPaths;
 import dev.wush.quant.block.WushLinear;
 import dev.wush.quant.format.Mxfp4;
@@ -57,6 +58,7 @@ public class DecodeBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() {
+        KernelThreads.threads(); // the thread budget (and passive OpenMP threads) before the engine loads
         manager = NDManager.newBaseManager("PyTorch");
         LlamaForCausalLM lm = new LlamaForCausalLM(LLAMA_32_1B);
         NDArray embedding = null;

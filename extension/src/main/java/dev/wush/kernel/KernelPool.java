@@ -17,9 +17,15 @@ final class KernelPool {
     static final long SPIN_NANOS = TimeUnit.MICROSECONDS.toNanos(200);
 
     private final Worker[] workers;
+    private final long spinNanos;
     private final AtomicBoolean busy = new AtomicBoolean();
 
-    KernelPool(int size) {
+    /**
+     * @param spin whether idle workers spin for {@link #SPIN_NANOS} before parking; only when nothing else spins
+     *     on the cores (PyTorch's OpenMP threads passive), else the two would take turns stealing each other's core
+     */
+    KernelPool(int size, boolean spin) {
+        spinNanos = spin ? SPIN_NANOS : 0;
         workers = new Worker[size];
         for (int i = 0; i < size; i++) {
             workers[i] = new Worker("wush-kernels-" + (i + 1));
@@ -76,9 +82,9 @@ final class KernelPool {
         }
     }
 
-    private static final class Worker extends Thread {
+    private final class Worker extends Thread {
 
-        private static final Runnable STOP = () -> {};
+        private static final Runnable STOP = () -> { };
 
         private volatile Runnable task;
         private volatile boolean stopped;
@@ -132,7 +138,7 @@ final class KernelPool {
         }
 
         private Runnable next() {
-            long spinUntil = System.nanoTime() + SPIN_NANOS;
+            long spinUntil = System.nanoTime() + spinNanos;
             Runnable t;
             while ((t = task) == null) {
                 if (stopped) {
@@ -146,7 +152,7 @@ final class KernelPool {
                         LockSupport.park(this);
                     }
                     parked = false;
-                    spinUntil = System.nanoTime() + SPIN_NANOS;
+                    spinUntil = System.nanoTime() + spinNanos;
                 }
             }
             return t;

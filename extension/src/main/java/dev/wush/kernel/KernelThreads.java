@@ -38,6 +38,7 @@ public final class KernelThreads {
     private static volatile int threads;
     private static volatile KernelPool pool; // threads − 1 workers: the calling thread takes one part
     private static volatile boolean passiveSet;
+    private static boolean warned; // under LOCK
 
     static {
         preferPassiveOpenMp();
@@ -77,7 +78,7 @@ public final class KernelThreads {
     private static void apply(int n) {
         if (n != threads) {
             KernelPool old = pool;
-            pool = n > 1 ? new KernelPool(n - 1) : null;
+            pool = n > 1 ? new KernelPool(n - 1, preferPassiveOpenMp()) : null;
             threads = n;
             if (old != null) {
                 old.shutdown(); // its workers stop once idle; new work goes to the new pool
@@ -111,6 +112,10 @@ public final class KernelThreads {
                 return true;
             }
             if (openMpLoaded()) {
+                if (warned) {
+                    return false;
+                }
+                warned = true;
                 LOG.log(System.Logger.Level.WARNING, "the engine's OpenMP runtime was loaded before the thread budget was set:"
                         + " its threads spin between operations and slow the packed kernels down; set OMP_WAIT_POLICY=PASSIVE"
                         + " in the environment, or use KernelThreads before creating the first NDManager");
