@@ -72,7 +72,7 @@ public interface Fp4Kernels {
      * this CPU ({@link KernelIsa}); {@code wush.kernels.isa} forces a lower one.
      */
     static Fp4Kernels get() {
-        return DefaultKernels.INSTANCE;
+        return DefaultKernels.instance();
     }
 
     /** The pure-Java kernels. */

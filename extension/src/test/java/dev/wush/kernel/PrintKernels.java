@@ -8,8 +8,8 @@ public final class PrintKernels {
     public static void main(String[] args) {
         try {
             System.out.println(Fp4Kernels.get().name());
-        } catch (ExceptionInInitializerError e) {
-            System.out.println("error: " + e.getCause().getMessage());
+        } catch (IllegalArgumentException | IllegalStateException e) { // a bad setting: the error itself, no wrapper
+            System.out.println("error: " + e.getMessage());
         }
     }
 }

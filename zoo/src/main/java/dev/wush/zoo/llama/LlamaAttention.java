@@ -76,7 +76,7 @@ public final class LlamaAttention extends NamedBlock {
                 .reshape(b, heads, t, headDim)
                 .transpose(0, 2, 1, 3)
                 .reshape(b, t, (long) heads * headDim);
-        if (!training && probs != scores) {
+        if (!training) {
             probs.close();
         }
         NDArray y = child("o_proj").forward(ps, new NDList(context), training).head();

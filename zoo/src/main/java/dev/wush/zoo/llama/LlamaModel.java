@@ -90,11 +90,15 @@ public final class LlamaModel extends NamedBlock {
                 layerIn.add(named(pastValue, "past_value"));
             }
             NDList layerOut;
-            // a layer's intermediate arrays (attention scores, the MLP's wide activations) are freed when it
-            // returns, not when the caller's manager closes: a prefill holds one layer's worth, not all of them
-            try (NDScope scope = new NDScope()) {
-                layerOut = layers.layer(i).forward(ps, layerIn, training, params);
-                NDScope.unregister(layerOut);
+            if (training) {
+                layerOut = layers.layer(i).forward(ps, layerIn, true, params); // gradients need every intermediate
+            } else {
+                // a layer's intermediate arrays (attention scores, the MLP's wide activations) are freed when it
+                // returns, not when the caller's manager closes: a prefill holds one layer's worth, not all of them
+                try (NDScope scope = new NDScope()) {
+                    layerOut = layers.layer(i).forward(ps, layerIn, false, params);
+                    NDScope.unregister(layerOut);
+                }
             }
             if (!training && layerOut.get(0) != h) {
                 h.close(); // this pass made it (embedding or the layer before): nobody else holds it
