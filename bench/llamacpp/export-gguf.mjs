@@ -13,6 +13,10 @@ if (!dir || !out) {
     console.error("usage: node export-gguf.mjs CHECKPOINT_DIR OUT.gguf");
     process.exit(2);
 }
+if (fs.existsSync(out)) {
+    console.error(`${out} exists: choose a new file name (this script never replaces a file)`);
+    process.exit(2);
+}
 const config = JSON.parse(fs.readFileSync(path.join(dir, "config.json"), "utf8"));
 if (config.model_type !== "llama") throw new Error(`${dir}/config.json: model_type ${config.model_type}, expected llama`);
 
