@@ -16,12 +16,12 @@ if ! command -v "$cc" >/dev/null 2>&1; then
   echo "[wush] WARNING: $cc not found, native kernels not built: the Java fallback will be used"
   exit 0
 fi
-if [ -f "$lib" ] && [ "$lib" -nt "$src/wush_kernels.c" ] && [ "$lib" -nt "$src/wush_fp4.h" ] && [ "$lib" -nt "$0" ]; then
+if [ -f "$lib" ] && [ "$lib" -nt "$src/wush_kernels.c" ] && [ "$lib" -nt "$src/wush_fp4.h" ] && [ "$lib" -nt "$src/wush_attention.c" ] && [ "$lib" -nt "$0" ]; then
   exit 0
 fi
 mkdir -p "$out"
 # -ffp-contract=off: no fused multiply-adds behind our back, so the transform matches the Java fallback bit for bit
 "$cc" -std=gnu11 -O3 -fPIC -shared -ffp-contract=off -fno-math-errno -Wall -Wextra -Werror \
-  -o "$lib.tmp" "$src/wush_kernels.c" -lm
+  -o "$lib.tmp" "$src/wush_kernels.c" "$src/wush_attention.c" -lm
 mv "$lib.tmp" "$lib"
 echo "[wush] native kernels: $lib"

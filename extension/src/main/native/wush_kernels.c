@@ -24,7 +24,7 @@
 
 #include "wush_fp4.h"
 
-#define WUSH_ABI 3
+#define WUSH_ABI 4
 
 /* Instruction sets of the products, lowest first; a caller may always ask for a lower one than the CPU has. */
 enum { WUSH_ISA_SCALAR = 0, WUSH_ISA_AVX2 = 1, WUSH_ISA_AVX512_VNNI = 2 };

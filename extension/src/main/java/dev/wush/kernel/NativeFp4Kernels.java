@@ -20,7 +20,7 @@ import java.lang.invoke.MethodHandle;
 final class NativeFp4Kernels implements Fp4Kernels {
 
     /** Must match WUSH_ABI in wush_kernels.c. */
-    static final int ABI = 3;
+    static final int ABI = 4;
     static final String RESOURCE = "linux-x86_64/libwushkernels.so";
 
     private static final NativeLibraries.Loaded<NativeFp4Kernels> LOADED = NativeLibraries.Loaded.attempt(NativeFp4Kernels::load);
@@ -34,6 +34,7 @@ final class NativeFp4Kernels implements Fp4Kernels {
     private final MethodHandle linearW4A4;
     private final MethodHandle gemvW4A16;
     private final MethodHandle streamSum;
+    private final MethodHandle cachedAttention;
 
     /** The kernels at the best instruction set of this CPU ({@code WUSH_KERNELS_SCALAR}: scalar); null when the library did not load. */
     static NativeFp4Kernels instance() {
@@ -85,6 +86,9 @@ final class NativeFp4Kernels implements Fp4Kernels {
                 ADDRESS, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG), critical);
         this.streamSum = NativeLibraries.downcall(lib, "wush_stream_sum", FunctionDescriptor.of(JAVA_DOUBLE, JAVA_INT, ADDRESS, JAVA_LONG),
                 critical);
+        this.cachedAttention = NativeLibraries.downcall(lib, "wush_cached_attention", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS,
+                ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT,
+                JAVA_LONG, JAVA_LONG, ADDRESS, ADDRESS, ADDRESS), critical);
     }
 
     private NativeFp4Kernels(NativeFp4Kernels other, KernelIsa isa) {
@@ -97,6 +101,12 @@ final class NativeFp4Kernels implements Fp4Kernels {
         this.linearW4A4 = other.linearW4A4;
         this.gemvW4A16 = other.gemvW4A16;
         this.streamSum = other.streamSum;
+        this.cachedAttention = other.cachedAttention;
+    }
+
+    /** The bound {@code wush_cached_attention} (see {@link CachedAttention}). */
+    MethodHandle cachedAttention() {
+        return cachedAttention;
     }
 
     /**

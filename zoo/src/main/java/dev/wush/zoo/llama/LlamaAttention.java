@@ -2,11 +2,16 @@ package dev.wush.zoo.llama;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import dev.wush.kernel.CachedAttention;
 import dev.wush.nn.NamedBlock;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
 
 /**
  * Causal self-attention with grouped-query heads and rotary positions.
@@ -14,7 +19,13 @@ import dev.wush.nn.NamedBlock;
  * <p>Input: {@code [x (B, T, hidden)]} plus arrays named {@code cos}, {@code sin} (T, headDim),
  * optionally {@code mask} (T, Tk) and the cache {@code past_key}, {@code past_value}
  * (B, kvHeads, Tpast, headDim). Output: {@code [y (B, T, hidden), key, value]} where key and value
- * (B, kvHeads, Tpast + T, headDim) include the new positions.
+ * (B, kvHeads, Tpast + T, headDim) include the new positions. The mask, when given, is the causal mask of
+ * the T new positions after Tpast cached ones ({@link LlamaModel#positionInputs}).
+ *
+ * <p>Decoding (a cache is passed, not training) on PyTorch CPU float32 arrays runs rotary positions, the cache
+ * extension and the attention in one native call ({@link CachedAttention}) instead of some fifteen engine
+ * operations; {@code -Dwush.attention=engine} keeps the engine's operations. A pass without cache (prefill,
+ * perplexity) always uses the engine's operations.
  */
 public final class LlamaAttention extends NamedBlock {
 
@@ -44,16 +55,26 @@ public final class LlamaAttention extends NamedBlock {
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);
         NDList in = new NDList(x);
-        // (B, T, heads·D) -> (B, heads, T, D)
-        NDArray q = child("q_proj").forward(ps, in, training).head().reshape(b, t, heads, headDim).transpose(0, 2, 1, 3);
-        NDArray k = child("k_proj").forward(ps, in, training).head().reshape(b, t, kvHeads, headDim).transpose(0, 2, 1, 3);
-        NDArray v = child("v_proj").forward(ps, in, training).head().reshape(b, t, kvHeads, headDim).transpose(0, 2, 1, 3);
-
+        NDArray qProj = child("q_proj").forward(ps, in, training).head(); // (B, T, heads·D)
+        NDArray kProj = child("k_proj").forward(ps, in, training).head(); // (B, T, kvHeads·D)
+        NDArray vProj = child("v_proj").forward(ps, in, training).head();
         NDArray cos = inputs.get("cos");
         NDArray sin = inputs.get("sin");
+        NDArray pastKey = inputs.get("past_key");
+        if (!training && pastKey != null) {
+            NDList fused = fusedDecode(qProj, kProj, vProj, cos, sin, pastKey, inputs.get("past_value"));
+            if (fused != null) {
+                NDArray y = child("o_proj").forward(ps, new NDList(fused.head()), false).head();
+                fused.head().close();
+                return new NDList(y, fused.get(1), fused.get(2));
+            }
+        }
+        // (B, T, heads·D) -> (B, heads, T, D)
+        NDArray q = qProj.reshape(b, t, heads, headDim).transpose(0, 2, 1, 3);
+        NDArray k = kProj.reshape(b, t, kvHeads, headDim).transpose(0, 2, 1, 3);
+        NDArray v = vProj.reshape(b, t, kvHeads, headDim).transpose(0, 2, 1, 3);
         q = rope.apply(q, cos, sin);
         k = rope.apply(k, cos, sin);
-        NDArray pastKey = inputs.get("past_key");
         if (pastKey != null) {
             k = pastKey.concat(k, 2);
             v = inputs.get("past_value").concat(v, 2);
@@ -81,5 +102,45 @@ public final class LlamaAttention extends NamedBlock {
         }
         NDArray y = child("o_proj").forward(ps, new NDList(context), training).head();
         return new NDList(y, k, v);
+    }
+
+    /**
+     * Decoding on the CPU: rotary positions, cache extension and attention in one native call
+     * ({@link CachedAttention}) when the arrays are float32 PyTorch CPU arrays whose memory the kernels can
+     * reach; {@code [context (B, T, heads·D), key, value]}, or null to take the engine's operations.
+     */
+    private NDList fusedDecode(NDArray q, NDArray k, NDArray v, NDArray cos, NDArray sin, NDArray pastKey, NDArray pastValue) {
+        CachedAttention kernel = CachedAttention.get();
+        if (kernel == null || pastValue == null || q.getDevice().isGpu() || !"PyTorch".equals(q.getManager().getEngine().getEngineName())) {
+            return null;
+        }
+        for (NDArray a : new NDArray[] {q, k, v, cos, sin, pastKey, pastValue}) {
+            if (a.getDataType() != DataType.FLOAT32) {
+                return null;
+            }
+        }
+        Shape qs = q.getShape();
+        int b = Math.toIntExact(qs.get(0));
+        int t = Math.toIntExact(qs.get(1));
+        int past = Math.toIntExact(pastKey.getShape().get(2));
+        NDManager manager = q.getManager();
+        NDArray keys = manager.create(new Shape(b, kvHeads, past + t, headDim), DataType.FLOAT32);
+        NDArray values = manager.create(new Shape(b, kvHeads, past + t, headDim), DataType.FLOAT32);
+        NDArray context = manager.create(new Shape(b, t, (long) heads * headDim), DataType.FLOAT32);
+        MemorySegment[] mem = new MemorySegment[10];
+        NDArray[] arrays = {q, k, v, cos, sin, pastKey, pastValue, keys, values, context};
+        for (int i = 0; i < arrays.length; i++) {
+            ByteBuffer buffer = arrays[i].toByteBuffer(true); // a view (or a contiguous copy) of the array's memory
+            if (!buffer.isDirect()) {
+                keys.close();
+                values.close();
+                context.close();
+                return null;
+            }
+            mem[i] = MemorySegment.ofBuffer(buffer);
+        }
+        kernel.forward(new CachedAttention.Shape(b, t, past, heads, kvHeads, headDim), scale,
+                mem[0], mem[1], mem[2], mem[3], mem[4], mem[5], mem[6], mem[7], mem[8], mem[9]);
+        return new NDList(context, keys, values);
     }
 }
