@@ -267,6 +267,61 @@ public final class PackedLayer {
         }
     }
 
+    /**
+     * Whether {@link #forwardShared} takes these layers for {@code rows} rows: W4A4 FP4 layers with the same
+     * number of inputs, decoding-sized (at most {@value #FUSED_ROWS} rows).
+     */
+    public static boolean canShare(PackedLayer[] layers, int rows) {
+        if (rows > FUSED_ROWS || layers.length == 0) {
+            return false;
+        }
+        for (PackedLayer layer : layers) {
+            if (!layer.quantizeActivations || layer.scales == null || layer.in != layers[0].in) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Several layers that read the same {@code x} (rows, in), e.g. a block's query, key and value projections:
+     * {@code ys[i]} (rows, out_i) receives layer i's output, exactly as {@link #forward(MemorySegment, int, MemorySegment)}
+     * would write it, but all outputs are shared out over the threads in one fork-join instead of one per layer.
+     *
+     * @throws IllegalArgumentException unless {@link #canShare} holds
+     */
+    public static void forwardShared(MemorySegment x, int rows, PackedLayer[] layers, MemorySegment[] ys) {
+        if (!canShare(layers, rows) || ys.length != layers.length) {
+            throw new IllegalArgumentException("forwardShared takes W4A4 FP4 layers of one input size, " + FUSED_ROWS
+                    + " rows at most, and one output per layer");
+        }
+        int n = layers.length;
+        long[] starts = new long[n + 1]; // layer i owns outputs [starts[i], starts[i+1]) of the concatenation
+        MemorySegment[] xs = new MemorySegment[n];
+        long work = 0;
+        for (int i = 0; i < n; i++) {
+            PackedLayer l = layers[i];
+            if (x.byteSize() < (long) rows * l.in * 4 || ys[i].byteSize() < (long) rows * l.out * 4) {
+                throw new IllegalArgumentException(l.name + ": expected (" + rows + ", " + l.in + ") inputs and (" + rows + ", " + l.out
+                        + ") outputs");
+            }
+            starts[i + 1] = starts[i] + l.out;
+            xs[i] = l.pad(x, rows);
+            work = Math.max(work, (long) rows * l.kernelIn);
+        }
+        KernelThreads.split(starts[n], work, (o0, o1) -> {
+            for (int i = 0; i < n; i++) {
+                long from = Math.max(o0, starts[i]);
+                long to = Math.min(o1, starts[i + 1]);
+                if (from < to) {
+                    PackedLayer l = layers[i];
+                    l.kernels.linearW4A4(xs[i], rows, l.kernelIn, l.d, l.transformsT, l.transformStride, l.scales, l.codes, l.scaleCodes,
+                            from - starts[i], to - starts[i], l.scaleValues, ys[i], l.out);
+                }
+            }
+        });
+    }
+
     /** x itself when rows need no padding, else a zero-padded (rows, kernelIn) copy. */
     private MemorySegment pad(MemorySegment x, int rows) {
         if (in == kernelIn) {

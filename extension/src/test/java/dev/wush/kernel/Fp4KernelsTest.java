@@ -1,7 +1,9 @@
 package dev.wush.kernel;
 
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -317,6 +319,60 @@ class Fp4KernelsTest {
             QuantizedMatrix back = packed.weight();
             assertArrayEquals(q.weight().packedCodes(), back.packedCodes(), "codes survive packing");
             assertArrayEquals(q.weight().scaleCodes(), back.scaleCodes(), "scales survive packing");
+        }
+    }
+
+    /**
+     * Layers that read one input, run together ({@link PackedLayer#forwardShared}: one fork-join over all their
+     * outputs, on two threads) give each layer's own forward bit for bit, for 1 to 4 rows, with outputs that split
+     * inside a layer and across layers, a padded input size, and a transform per layer.
+     */
+    @Test
+    void sharedInputLayersMatchEachLayersForward() {
+        int in = 1000; // padded to 1024 for the kernels
+        int[] outs = {520, 132, 260};
+        TransformKind[] transforms = {TransformKind.WUSH, TransformKind.IDENTITY, TransformKind.HADAMARD};
+        float[] calib = activations(64, in, 21);
+        double[] h = new double[in * in];
+        for (int r = 0; r < 64; r++) {
+            for (int i = 0; i < in; i++) {
+                for (int j = 0; j < in; j++) {
+                    h[i * in + j] += (double) calib[r * in + i] * calib[r * in + j] / 64;
+                }
+            }
+        }
+        int before = KernelThreads.threads();
+        KernelThreads.set(2);
+        try {
+            for (QuantFormat f : List.of(Mxfp4.DEFAULT, Nvfp4.FIXED)) {
+                for (Fp4Kernels k : allKernels()) {
+                    PackedLayer[] layers = new PackedLayer[outs.length];
+                    for (int i = 0; i < outs.length; i++) {
+                        Random random = new Random(i);
+                        float[] w = new float[outs[i] * in];
+                        for (int j = 0; j < w.length; j++) {
+                            w[j] = (float) random.nextGaussian();
+                        }
+                        layers[i] = new PackedLayer(Rtn.quantize(new LayerInput("shared." + i, w, outs[i], in, h), f, transforms[i], 0), true, k);
+                    }
+                    for (int rows = 1; rows <= 4; rows++) {
+                        assertTrue(PackedLayer.canShare(layers, rows));
+                        float[] x = activations(rows, in, 30 + rows);
+                        MemorySegment[] ys = new MemorySegment[outs.length];
+                        for (int i = 0; i < outs.length; i++) {
+                            ys[i] = MemorySegment.ofArray(new float[rows * outs[i]]);
+                        }
+                        PackedLayer.forwardShared(MemorySegment.ofArray(x), rows, layers, ys);
+                        for (int i = 0; i < outs.length; i++) {
+                            assertArrayEquals(layers[i].forward(x.clone(), rows), ys[i].toArray(JAVA_FLOAT),
+                                    f.name() + " " + k.name() + " layer " + i + " rows " + rows);
+                        }
+                    }
+                    assertFalse(PackedLayer.canShare(layers, 5), "more rows than decoding has go layer by layer");
+                }
+            }
+        } finally {
+            KernelThreads.set(before);
         }
     }
 

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import dev.wush.nn.NamedBlock;
@@ -105,6 +106,77 @@ public final class WushLinear extends NamedBlock {
             result = result.add(bias);
         }
         return new NDList(result.toType(dtype, false));
+    }
+
+    /**
+     * The outputs of several blocks that read the same input {@code x}, e.g. a block's query, key and value
+     * projections: when they are all {@code WushLinear} layers that {@link PackedLayer#canShare} takes, running on
+     * PyTorch CPU arrays, one fork-join of the packed kernels computes them all (decoding calls these layers some
+     * hundred times per token, and each fork-join costs tens of microseconds); otherwise each block's own forward.
+     * Results are the same either way.
+     */
+    public static NDList forwardShared(ParameterStore ps, NDArray x, boolean training, Block... blocks) {
+        NDList shared = training ? null : hostShared(x, blocks);
+        if (shared != null) {
+            return shared;
+        }
+        NDList out = new NDList(blocks.length);
+        for (Block block : blocks) {
+            out.add(block.forward(ps, new NDList(x), training).head());
+        }
+        return out;
+    }
+
+    private static NDList hostShared(NDArray x, Block[] blocks) {
+        NDManager manager = x.getManager();
+        if (x.getDevice().isGpu() || !DIRECT_ENGINE.equals(manager.getEngine().getEngineName()) || blocks.length == 0) {
+            return null;
+        }
+        PackedLayer[] layers = new PackedLayer[blocks.length];
+        for (int i = 0; i < blocks.length; i++) {
+            if (!(blocks[i] instanceof WushLinear w)) {
+                return null;
+            }
+            layers[i] = w.packed;
+        }
+        Shape shape = x.getShape();
+        int in = layers[0].in();
+        if (shape.dimension() == 0 || shape.get(shape.dimension() - 1) != in) {
+            return null; // each layer's forward reports the mismatch
+        }
+        int rows = Math.toIntExact(shape.size() / in);
+        if (!PackedLayer.canShare(layers, rows)) {
+            return null;
+        }
+        DataType dtype = x.getDataType();
+        NDArray x32 = x.toType(DataType.FLOAT32, false);
+        ByteBuffer input = x32.toByteBuffer(true);
+        if (!input.isDirect()) {
+            return null;
+        }
+        NDArray[] ys = new NDArray[blocks.length];
+        MemorySegment[] outputs = new MemorySegment[blocks.length];
+        for (int i = 0; i < blocks.length; i++) {
+            long[] outShape = shape.getShape().clone();
+            outShape[outShape.length - 1] = layers[i].out();
+            ys[i] = manager.create(new Shape(outShape), DataType.FLOAT32);
+            ByteBuffer output = ys[i].toByteBuffer(true);
+            if (!output.isDirect()) {
+                for (int j = 0; j <= i; j++) {
+                    ys[j].close();
+                }
+                return null;
+            }
+            outputs[i] = MemorySegment.ofBuffer(output);
+        }
+        PackedLayer.forwardShared(MemorySegment.ofBuffer(input), rows, layers, outputs);
+        NDList out = new NDList(blocks.length);
+        for (int i = 0; i < blocks.length; i++) {
+            NDArray bias = ((WushLinear) blocks[i]).bias;
+            NDArray y = bias == null ? ys[i] : ys[i].add(bias);
+            out.add(y.toType(dtype, false));
+        }
+        return out;
     }
 
     /**

@@ -10,6 +10,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import dev.wush.kernel.CachedAttention;
 import dev.wush.nn.NamedBlock;
+import dev.wush.quant.block.WushLinear;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 
@@ -54,10 +55,11 @@ public final class LlamaAttention extends NamedBlock {
         NDArray x = inputs.head();
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);
-        NDList in = new NDList(x);
-        NDArray qProj = child("q_proj").forward(ps, in, training).head(); // (B, T, heads·D)
-        NDArray kProj = child("k_proj").forward(ps, in, training).head(); // (B, T, kvHeads·D)
-        NDArray vProj = child("v_proj").forward(ps, in, training).head();
+        // the three projections read the same x: quantized ones run together (one fork-join of the kernels)
+        NDList qkv = WushLinear.forwardShared(ps, x, training, child("q_proj"), child("k_proj"), child("v_proj"));
+        NDArray qProj = qkv.get(0); // (B, T, heads·D)
+        NDArray kProj = qkv.get(1); // (B, T, kvHeads·D)
+        NDArray vProj = qkv.get(2);
         NDArray cos = inputs.get("cos");
         NDArray sin = inputs.get("sin");
         NDArray pastKey = inputs.get("past_key");

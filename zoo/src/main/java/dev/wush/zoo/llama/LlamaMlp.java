@@ -6,6 +6,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import dev.wush.nn.NamedBlock;
+import dev.wush.quant.block.WushLinear;
 
 /** SwiGLU feed-forward: {@code down(silu(gate(x)) · up(x))}. */
 public final class LlamaMlp extends NamedBlock {
@@ -20,9 +21,10 @@ public final class LlamaMlp extends NamedBlock {
     @Override
     protected NDList forwardInternal(
             ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
-        NDList x = new NDList(inputs.head());
-        NDArray gate = child("gate_proj").forward(ps, x, training).head();
-        NDArray up = child("up_proj").forward(ps, x, training).head();
+        // gate and up read the same x: quantized ones run together (one fork-join of the kernels)
+        NDList gateUp = WushLinear.forwardShared(ps, inputs.head(), training, child("gate_proj"), child("up_proj"));
+        NDArray gate = gateUp.get(0);
+        NDArray up = gateUp.get(1);
         NDArray act;
         try (NDArray sigmoid = gate.getNDArrayInternal().sigmoid(); NDArray silu = gate.mul(sigmoid)) {
             act = silu.mul(up);
