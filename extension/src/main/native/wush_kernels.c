@@ -343,6 +343,10 @@ VNNI_TARGET static void dot1_w4a4_vnni(const int8_t *a, const int32_t *negcorr, 
     dot_w4a4_vnni(1, a, negcorr, as16, lda, w, ws16, p, out, 0);
 }
 
+#ifndef PREFETCH_BYTES
+#define PREFETCH_BYTES 512
+#endif
+
 /* One (r, o) pair of a tile, chunks c (and c + 1 when both): the same operations as dot_w4a4_vnni. */
 #define VNNI_TILE_STEP(i, j, both)                                                                                  \
     do {                                                                                                          \
@@ -359,7 +363,8 @@ VNNI_TARGET static void dot1_w4a4_vnni(const int8_t *a, const int32_t *negcorr, 
  * independent accumulation chains also hide the latency of the chained multiply-adds, which bounds a single dot.
  */
 VNNI_TARGET static inline __attribute__((always_inline)) void tile_w4a4_vnni(int nr, const int8_t *a, const int32_t *negcorr,
-        const float *as16, size_t lda, const uint8_t *w, size_t ldw, const float *ws16, size_t ldws, int p, float *out, int64_t ldo) {
+        const float *as16, size_t lda, const uint8_t *w, size_t ldw, const float *ws16, size_t ldws, int p, float *out, int64_t ldo,
+        int prefetch) {
     const __m512i lut = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *) E2M1_X2_PLUS12));
     const __m512i expand = _mm512_set_epi32(3, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
     __m256 acc[4][4];
@@ -371,6 +376,9 @@ VNNI_TARGET static inline __attribute__((always_inline)) void tile_w4a4_vnni(int
         int both = c + 1 < chunks;
         __m512i wu[4];
         __m128 ws4[4];
+        if (prefetch && (c & 3) == 0) { /* every 64 bytes of each weight row: fetch the line PREFETCH_BYTES ahead */
+            for (int j = 0; j < 4; j++) _mm_prefetch((const char *) (w + j * ldw + 16 * c + PREFETCH_BYTES), _MM_HINT_T0);
+        }
         for (int j = 0; j < 4; j++) {
             wu[j] = unpack64_vnni(w + j * ldw + 16 * c, both, lut);
             ws4[j] = _mm_loadu_ps(ws16 + j * ldws + 2 * c);
@@ -399,12 +407,13 @@ VNNI_TARGET static inline __attribute__((always_inline)) void tile_w4a4_vnni(int
 
 /* The tile for 1, 2, 3 or 4 rows, each compiled with its row count fixed. */
 VNNI_TARGET static void tile_w4a4_vnni_rows(int nr, const int8_t *a, const int32_t *negcorr, const float *as16, size_t lda,
-                                            const uint8_t *w, size_t ldw, const float *ws16, size_t ldws, int p, float *out, int64_t ldo) {
+                                            const uint8_t *w, size_t ldw, const float *ws16, size_t ldws, int p, float *out, int64_t ldo,
+                                            int prefetch) {
     switch (nr) {
-        case 4: tile_w4a4_vnni(4, a, negcorr, as16, lda, w, ldw, ws16, ldws, p, out, ldo); break;
-        case 3: tile_w4a4_vnni(3, a, negcorr, as16, lda, w, ldw, ws16, ldws, p, out, ldo); break;
-        case 2: tile_w4a4_vnni(2, a, negcorr, as16, lda, w, ldw, ws16, ldws, p, out, ldo); break;
-        default: tile_w4a4_vnni(1, a, negcorr, as16, lda, w, ldw, ws16, ldws, p, out, ldo); break;
+        case 4: tile_w4a4_vnni(4, a, negcorr, as16, lda, w, ldw, ws16, ldws, p, out, ldo, prefetch); break;
+        case 3: tile_w4a4_vnni(3, a, negcorr, as16, lda, w, ldw, ws16, ldws, p, out, ldo, prefetch); break;
+        case 2: tile_w4a4_vnni(2, a, negcorr, as16, lda, w, ldw, ws16, ldws, p, out, ldo, prefetch); break;
+        default: tile_w4a4_vnni(1, a, negcorr, as16, lda, w, ldw, ws16, ldws, p, out, ldo, prefetch); break;
     }
 }
 
@@ -445,7 +454,8 @@ static int32_t gemm_w4a4_vnni(const uint8_t *a_codes, const uint8_t *a_scales, i
             for (int r = rb; r < re; r += 4) {
                 int nr = re - r < 4 ? re - r : 4;
                 tile_w4a4_vnni_rows(nr, a + (size_t) r * p64, negcorr + (size_t) r * (p64 / 4), as16 + (size_t) r * (p64 / 16), p64,
-                                    w_codes + o * (p / 2), (size_t) p / 2, ws16t, ldws, p, y + r * ldy + o, ldy);
+                                    w_codes + o * (p / 2), (size_t) p / 2, ws16t, ldws, p, y + r * ldy + o, ldy,
+                                    nr <= 2 && r == rb /* decoding: the first row tile streams the weights in (the others find them in cache) */);
             }
         }
         for (; o < o1; o++) {
