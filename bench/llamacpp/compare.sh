@@ -6,6 +6,8 @@
 # files and the npm packages (node-llama-cpp and its prebuilt linux-x64 CPU backend). Needs node and npm,
 # and `./mvnw -B -DskipTests install` run before (bench/target/wush-bench.jar).
 set -eu
+# as bin/wush does: huge pages for the engine's large per-layer arrays (no effect on llama.cpp, which allocates once)
+export GLIBC_TUNABLES="${GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}"
 fp32="$1"; mxfp4="$2"; threads="$3"; work="$4"
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -19,5 +21,5 @@ echo "== llama.cpp (one process per model, for its peak memory)"
 node bench.mjs --threads "$threads" f32=f32.gguf 2>&1 | grep -v '^\[node-llama-cpp\]'
 node bench.mjs --threads "$threads" mxfp4=mxfp4.gguf 2>&1 | grep -v '^\[node-llama-cpp\]'
 echo "== wush (DJL), same thread count"
-java --enable-native-access=ALL-UNNAMED -Dai.djl.offline=true -jar "$root/bench/target/wush-bench.jar" --quick --skip-layers \
+"${JAVA_HOME:+$JAVA_HOME/bin/}java" --enable-native-access=ALL-UNNAMED -Dai.djl.offline=true -jar "$root/bench/target/wush-bench.jar" --quick --skip-layers \
     --skip-decode --threads "$threads" --models "fp32=$fp32,mxfp4-identity=$mxfp4" 2>&1 | grep -v WARN | sed -n '/^CPU:/p;/^whole checkpoints/,/^(ratios/p'
