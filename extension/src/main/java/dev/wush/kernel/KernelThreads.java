@@ -195,7 +195,9 @@ public final class KernelThreads {
 
     /**
      * Runs {@code [0, n)} in contiguous parts on the budget's threads when there is enough work to share
-     * ({@code workPerItem}: multiply-adds per item); the calling thread runs the first part itself.
+     * ({@code workPerItem}: multiply-adds per item); the calling thread runs the first part itself, whose size
+     * adapts so that it finishes together with the workers (see {@link #callerShare}). Part bounds are
+     * multiples of 4 where n allows.
      */
     public static void split(long n, long workPerItem, Range range) {
         int budget = threads();
@@ -207,14 +209,69 @@ public final class KernelThreads {
             return;
         }
         int p = (int) parts;
+        double share = callerShare(p);
+        long[] bounds = new long[p + 1];
+        bounds[1] = cut(n, share);
+        for (int i = 2; i < p; i++) {
+            bounds[i] = bounds[1] + cut(n - bounds[1], (double) (i - 1) / (p - 1));
+        }
+        bounds[p] = n;
+        long[] ends = new long[p]; // when each part finished (its own thread writes it; the join publishes it)
         Runnable[] tasks = new Runnable[p];
         for (int i = 0; i < p; i++) {
-            long from = n * i / p;
-            long to = n * (i + 1) / p;
-            tasks[i] = () -> range.run(from, to);
+            int part = i;
+            tasks[i] = () -> {
+                range.run(bounds[part], bounds[part + 1]);
+                ends[part] = System.nanoTime();
+            };
         }
+        long start = System.nanoTime();
         if (!workers.run(tasks)) {
             range.run(0, n); // another thread holds the workers (or the budget shrank under us): run it all here
+            return;
         }
+        long lastWorker = 0;
+        for (int i = 1; i < p; i++) {
+            lastWorker = Math.max(lastWorker, ends[i]);
+        }
+        adaptCallerShare(p, share, start, ends[0], lastWorker);
+    }
+
+    /**
+     * The calling thread's share of a split into {@code p} parts. Workers start a few tens of microseconds after
+     * the caller (longer when one has parked, and on virtual machines), so equal parts leave the caller waiting
+     * at every join; the share adapts to how the parts finished (results do not depend on it: every output is
+     * computed by exactly one thread, the same way).
+     */
+    private static double callerShare(int p) {
+        double share = callerShare;
+        return share > 0 && sharedFor == p ? share : 1.0 / p;
+    }
+
+    /** Moves the caller's share a step towards finishing together with the last worker. */
+    private static void adaptCallerShare(int p, double share, long start, long callerEnd, long lastWorkerEnd) {
+        long span = Math.max(callerEnd, lastWorkerEnd) - start;
+        if (span <= 0) {
+            return;
+        }
+        double late = (double) (lastWorkerEnd - callerEnd) / span; // > 0: the caller waited for a worker
+        double next = share + ADAPT_RATE * late * share;
+        double equal = 1.0 / p;
+        callerShare = Math.min(Math.max(next, equal * 0.5), Math.min(0.9, equal * 1.6));
+        sharedFor = p;
+    }
+
+    /** Fraction of the gap between caller and last worker corrected per split call. */
+    static final double ADAPT_RATE = 0.1;
+    private static volatile double callerShare;
+    private static volatile int sharedFor;
+
+    /** round(n · fraction), a multiple of 4 where n allows (the products' tiles are 4 outputs wide), within [1, n − 1]. */
+    static long cut(long n, double fraction) {
+        long c = Math.round(n * fraction);
+        if (n >= 16) {
+            return Math.min(Math.max((c + 2) & ~3L, 4), (n - 1) & ~3L);
+        }
+        return Math.min(Math.max(c, 1), n - 1);
     }
 }

@@ -51,15 +51,30 @@ class KernelThreadsTest {
     void splitRunsEveryItemExactlyOnceAtAnyBudget() {
         for (int budget : new int[] {1, 2, 5}) {
             KernelThreads.set(budget);
-            for (int n : new int[] {1, 2, 7, 1000}) {
-                AtomicIntegerArray seen = new AtomicIntegerArray(n);
-                KernelThreads.split(n, 1 << 20, (from, to) -> {
-                    for (long i = from; i < to; i++) {
-                        seen.incrementAndGet((int) i);
+            for (int n : new int[] {1, 2, 7, 16, 17, 1000, 4099}) {
+                for (int repeat = 0; repeat < 40; repeat++) { // the caller's share adapts from call to call
+                    AtomicIntegerArray seen = new AtomicIntegerArray(n);
+                    KernelThreads.split(n, 1 << 20, (from, to) -> {
+                        for (long i = from; i < to; i++) {
+                            seen.incrementAndGet((int) i);
+                        }
+                    });
+                    for (int i = 0; i < n; i++) {
+                        assertEquals(1, seen.get(i), "budget " + budget + ", n " + n + ", item " + i + ", call " + repeat);
                     }
-                });
-                for (int i = 0; i < n; i++) {
-                    assertEquals(1, seen.get(i), "budget " + budget + ", n " + n + ", item " + i);
+                }
+            }
+        }
+    }
+
+    @Test
+    void partBoundsAreMultiplesOfFourInsideTheRange() {
+        for (long n : new long[] {2, 3, 15, 16, 17, 1000, 4099}) {
+            for (double f = 0; f <= 1; f += 0.05) {
+                long cut = KernelThreads.cut(n, f);
+                assertTrue(cut >= 1 && cut <= n - 1, "n " + n + ", fraction " + f + ": " + cut);
+                if (n >= 16) {
+                    assertEquals(0, cut % 4, "n " + n + ", fraction " + f + ": " + cut);
                 }
             }
         }
