@@ -39,6 +39,10 @@ public final class KernelThreads {
     private static volatile KernelPool pool; // threads − 1 workers: the calling thread takes one part
     private static volatile boolean passiveSet;
     private static boolean warned; // under LOCK
+    /** Fraction of the gap between caller and last worker corrected per split call. */
+    static final double ADAPT_RATE = 0.1;
+    private static volatile double callerShare; // the caller's adapted share of a split into sharedFor parts
+    private static volatile int sharedFor;
 
     static {
         preferPassiveOpenMp();
@@ -260,11 +264,6 @@ public final class KernelThreads {
         callerShare = Math.min(Math.max(next, equal * 0.5), Math.min(0.9, equal * 1.6));
         sharedFor = p;
     }
-
-    /** Fraction of the gap between caller and last worker corrected per split call. */
-    static final double ADAPT_RATE = 0.1;
-    private static volatile double callerShare;
-    private static volatile int sharedFor;
 
     /** round(n · fraction), a multiple of 4 where n allows (the products' tiles are 4 outputs wide), within [1, n − 1]. */
     static long cut(long n, double fraction) {

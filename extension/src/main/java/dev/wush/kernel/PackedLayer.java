@@ -231,6 +231,10 @@ public final class PackedLayer {
         if (y.byteSize() < (long) rows * out * 4) {
             throw new IllegalArgumentException(name + ": output of " + y.byteSize() + " bytes cannot hold (" + rows + ", " + out + ") floats");
         }
+        if (canShare(new PackedLayer[] {this}, rows)) { // decoding: quantize + product in one native call per thread
+            forwardShared(x, rows, new PackedLayer[] {this}, new MemorySegment[] {y});
+            return;
+        }
         MemorySegment xs = pad(x, rows);
         if (scales == null) {
             float[] xp = xs.toArray(JAVA_FLOAT); // a copy: INT4 may quantize it in place
@@ -239,11 +243,7 @@ public final class PackedLayer {
             MemorySegment.copy(yi, 0, y, JAVA_FLOAT, 0, yi.length);
             return;
         }
-        if (quantizeActivations && rows <= FUSED_ROWS) {
-            // every thread quantizes the few rows itself: one fork-join per layer instead of two
-            KernelThreads.split(out, (long) rows * kernelIn, (o0, o1) -> kernels.linearW4A4(xs, rows, kernelIn, d, transformsT,
-                    transformStride, scales, codes, scaleCodes, o0, o1, scaleValues, y, out));
-        } else if (quantizeActivations) {
+        if (quantizeActivations) {
             byte[] aCodes = new byte[rows * kernelIn / 2];
             byte[] aScales = new byte[rows * (kernelIn / d)];
             MemorySegment ac = MemorySegment.ofArray(aCodes);

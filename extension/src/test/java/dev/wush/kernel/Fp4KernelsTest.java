@@ -324,7 +324,8 @@ class Fp4KernelsTest {
 
     /**
      * Layers that read one input, run together ({@link PackedLayer#forwardShared}: one fork-join over all their
-     * outputs, on two threads) give each layer's own forward bit for bit, for 1 to 4 rows, with outputs that split
+     * outputs, on two threads), and each layer alone give bit for bit the layer-by-layer path of more rows
+     * (quantize every row, then the products), for 1 to 4 rows, with outputs that split
      * inside a layer and across layers, a padded input size, and a transform per layer.
      */
     @Test
@@ -363,9 +364,16 @@ class Fp4KernelsTest {
                             ys[i] = MemorySegment.ofArray(new float[rows * outs[i]]);
                         }
                         PackedLayer.forwardShared(MemorySegment.ofArray(x), rows, layers, ys);
+                        // reference: the layer-by-layer path for more rows than decoding takes (quantize all rows, then the
+                        // products); rows are independent, so its first rows are what the shared call must give
+                        float[] more = java.util.Arrays.copyOf(x, (PackedLayer.FUSED_ROWS + 1) * in);
+                        System.arraycopy(activations(PackedLayer.FUSED_ROWS + 1 - rows, in, 99), 0, more, rows * in,
+                                (PackedLayer.FUSED_ROWS + 1 - rows) * in);
                         for (int i = 0; i < outs.length; i++) {
-                            assertArrayEquals(layers[i].forward(x.clone(), rows), ys[i].toArray(JAVA_FLOAT),
-                                    f.name() + " " + k.name() + " layer " + i + " rows " + rows);
+                            float[] want = java.util.Arrays.copyOf(layers[i].forward(more, PackedLayer.FUSED_ROWS + 1), rows * outs[i]);
+                            assertArrayEquals(want, ys[i].toArray(JAVA_FLOAT), f.name() + " " + k.name() + " layer " + i + " rows " + rows);
+                            assertArrayEquals(want, layers[i].forward(x.clone(), rows), f.name() + " " + k.name() + " layer " + i
+                                    + " alone, rows " + rows);
                         }
                     }
                     assertFalse(PackedLayer.canShare(layers, 5), "more rows than decoding has go layer by layer");

@@ -8,6 +8,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
+import dev.wush.nn.ArrayMemory;
 import dev.wush.nn.NamedBlock;
 import dev.wush.kernel.Fp4Scales;
 import dev.wush.kernel.PackedLayer;
@@ -16,7 +17,6 @@ import dev.wush.kernel.cuda.CudaPackedLayer;
 import dev.wush.kernel.cuda.TorchCuda;
 import dev.wush.quant.layer.QuantizedLayer;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.logging.Logger;
@@ -37,9 +37,6 @@ import java.util.logging.Logger;
 public final class WushLinear extends NamedBlock {
 
     private static final Logger LOG = Logger.getLogger(WushLinear.class.getName());
-
-    /** The engine whose CPU arrays expose their memory to the kernels ({@code NDArray.toByteBuffer(true)} is a view). */
-    private static final String DIRECT_ENGINE = "PyTorch";
 
     private final PackedLayer packed;
     private final NDArray bias; // (out) or null
@@ -128,8 +125,7 @@ public final class WushLinear extends NamedBlock {
     }
 
     private static NDList hostShared(NDArray x, Block[] blocks) {
-        NDManager manager = x.getManager();
-        if (x.getDevice().isGpu() || !DIRECT_ENGINE.equals(manager.getEngine().getEngineName()) || blocks.length == 0) {
+        if (!ArrayMemory.reachable(x) || blocks.length == 0) {
             return null;
         }
         PackedLayer[] layers = new PackedLayer[blocks.length];
@@ -148,10 +144,8 @@ public final class WushLinear extends NamedBlock {
         if (!PackedLayer.canShare(layers, rows)) {
             return null;
         }
-        DataType dtype = x.getDataType();
-        NDArray x32 = x.toType(DataType.FLOAT32, false);
-        ByteBuffer input = x32.toByteBuffer(true);
-        if (!input.isDirect()) {
+        MemorySegment input = ArrayMemory.of(x.toType(DataType.FLOAT32, false));
+        if (input == null) {
             return null;
         }
         NDArray[] ys = new NDArray[blocks.length];
@@ -159,22 +153,21 @@ public final class WushLinear extends NamedBlock {
         for (int i = 0; i < blocks.length; i++) {
             long[] outShape = shape.getShape().clone();
             outShape[outShape.length - 1] = layers[i].out();
-            ys[i] = manager.create(new Shape(outShape), DataType.FLOAT32);
-            ByteBuffer output = ys[i].toByteBuffer(true);
-            if (!output.isDirect()) {
+            ys[i] = x.getManager().create(new Shape(outShape), DataType.FLOAT32);
+            outputs[i] = ArrayMemory.of(ys[i]);
+            if (outputs[i] == null) {
                 for (int j = 0; j <= i; j++) {
                     ys[j].close();
                 }
                 return null;
             }
-            outputs[i] = MemorySegment.ofBuffer(output);
         }
-        PackedLayer.forwardShared(MemorySegment.ofBuffer(input), rows, layers, outputs);
+        PackedLayer.forwardShared(input, rows, layers, outputs);
         NDList out = new NDList(blocks.length);
         for (int i = 0; i < blocks.length; i++) {
             NDArray bias = ((WushLinear) blocks[i]).bias;
             NDArray y = bias == null ? ys[i] : ys[i].add(bias);
-            out.add(y.toType(dtype, false));
+            out.add(y.toType(x.getDataType(), false));
         }
         return out;
     }
@@ -186,12 +179,12 @@ public final class WushLinear extends NamedBlock {
     private NDArray forwardHost(NDArray x, int rows, Shape outShape) {
         NDManager manager = x.getManager();
         NDArray x32 = x.toType(DataType.FLOAT32, false);
-        if (DIRECT_ENGINE.equals(manager.getEngine().getEngineName()) && !x.getDevice().isGpu()) {
-            ByteBuffer input = x32.toByteBuffer(true); // a view, or of a contiguous copy the manager owns
+        MemorySegment input = ArrayMemory.of(x32);
+        if (input != null) {
             NDArray y = manager.create(outShape, DataType.FLOAT32);
-            ByteBuffer output = y.toByteBuffer(true);
-            if (input.isDirect() && output.isDirect()) {
-                packed.forward(MemorySegment.ofBuffer(input), rows, MemorySegment.ofBuffer(output));
+            MemorySegment output = ArrayMemory.of(y);
+            if (output != null) {
+                packed.forward(input, rows, output);
                 return y;
             }
             y.close();

@@ -9,10 +9,10 @@ import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
 import dev.wush.kernel.CachedAttention;
+import dev.wush.nn.ArrayMemory;
 import dev.wush.nn.NamedBlock;
 import dev.wush.quant.block.WushLinear;
 import java.lang.foreign.MemorySegment;
-import java.nio.ByteBuffer;
 
 /**
  * Causal self-attention with grouped-query heads and rotary positions.
@@ -113,7 +113,7 @@ public final class LlamaAttention extends NamedBlock {
      */
     private NDList fusedDecode(NDArray q, NDArray k, NDArray v, NDArray cos, NDArray sin, NDArray pastKey, NDArray pastValue) {
         CachedAttention kernel = CachedAttention.get();
-        if (kernel == null || pastValue == null || q.getDevice().isGpu() || !"PyTorch".equals(q.getManager().getEngine().getEngineName())) {
+        if (kernel == null || pastValue == null || !ArrayMemory.reachable(q)) {
             return null;
         }
         for (NDArray a : new NDArray[] {q, k, v, cos, sin, pastKey, pastValue}) {
@@ -129,17 +129,16 @@ public final class LlamaAttention extends NamedBlock {
         NDArray keys = manager.create(new Shape(b, kvHeads, past + t, headDim), DataType.FLOAT32);
         NDArray values = manager.create(new Shape(b, kvHeads, past + t, headDim), DataType.FLOAT32);
         NDArray context = manager.create(new Shape(b, t, (long) heads * headDim), DataType.FLOAT32);
-        MemorySegment[] mem = new MemorySegment[10];
         NDArray[] arrays = {q, k, v, cos, sin, pastKey, pastValue, keys, values, context};
+        MemorySegment[] mem = new MemorySegment[arrays.length];
         for (int i = 0; i < arrays.length; i++) {
-            ByteBuffer buffer = arrays[i].toByteBuffer(true); // a view (or a contiguous copy) of the array's memory
-            if (!buffer.isDirect()) {
+            mem[i] = ArrayMemory.of(arrays[i]); // a view (or a contiguous copy) of the array's memory
+            if (mem[i] == null) {
                 keys.close();
                 values.close();
                 context.close();
                 return null;
             }
-            mem[i] = MemorySegment.ofBuffer(buffer);
         }
         kernel.forward(new CachedAttention.Shape(b, t, past, heads, kvHeads, headDim), scale,
                 mem[0], mem[1], mem[2], mem[3], mem[4], mem[5], mem[6], mem[7], mem[8], mem[9]);
