@@ -6,6 +6,7 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Zeroed, aligned native memory from the C allocator, freed when {@code arena} closes (or, for an
@@ -21,6 +22,7 @@ final class NativeMemory {
             FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
     private static final MethodHandle FREE = LINKER.downcallHandle(LINKER.defaultLookup().find("free").orElseThrow(),
             FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
+    private static final AtomicLong LIVE = new AtomicLong(); // bytes allocated here and not yet freed
 
     private NativeMemory() {}
 
@@ -37,7 +39,16 @@ final class NativeMemory {
         }
         long base = raw.address();
         long aligned = (base + alignment - 1) & -alignment;
-        return MemorySegment.ofAddress(aligned).reinterpret(bytes, arena, segment -> free(base));
+        LIVE.addAndGet(bytes);
+        return MemorySegment.ofAddress(aligned).reinterpret(bytes, arena, segment -> {
+            free(base);
+            LIVE.addAndGet(-bytes);
+        });
+    }
+
+    /** Bytes allocated by {@link #allocate} whose arena has not been closed yet. */
+    static long liveBytes() {
+        return LIVE.get();
     }
 
     private static void free(long address) {

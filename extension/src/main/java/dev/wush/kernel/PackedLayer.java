@@ -4,14 +4,22 @@ import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
+import dev.wush.quant.format.Formats;
 import dev.wush.quant.format.Fp4Packing;
 import dev.wush.quant.format.GroupQuantizer;
+import dev.wush.quant.format.Nvfp4;
 import dev.wush.quant.format.QuantFormat;
 import dev.wush.quant.format.QuantizedMatrix;
 import dev.wush.quant.layer.QuantizedLayer;
 import dev.wush.quant.transform.TransformKind;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.lang.ref.Cleaner;
+import java.nio.ByteOrder;
 
 /**
  * A quantized linear layer as it lives in memory for inference: packed 4-bit weight codes (MXFP4/NVFP4
@@ -24,8 +32,13 @@ import java.lang.foreign.MemorySegment;
  * width is 16 mod 32 gets one more all-zero group (codes 0, scale code 0 = value 0) and an identity block.
  * INT4 (an analysis format with BF16 scales) has no packed kernels: it keeps its packed codes and
  * 16-bit scales and is multiplied by a plain Java loop.
+ *
+ * <p>Memory: the native arrays are freed by {@link #close()}; a {@code WushLinear} closes its layer when the
+ * {@code NDManager} that owns it (its model's) closes. A layer nobody closes is freed once it is unreachable.
  */
-public final class PackedLayer {
+public final class PackedLayer implements AutoCloseable {
+
+    private static final Cleaner CLEANER = Cleaner.create();
 
     private final String name;
     private final QuantFormat format;
@@ -43,6 +56,8 @@ public final class PackedLayer {
     private final MemorySegment transformsT; // (kernelIn/d or 1, d, d) floats, Tᵀ per block; NULL for the identity
     private final long transformStride;      // floats between blocks' matrices: d·d, or 0 when shared
     private final Fp4Kernels kernels;
+    private final Arena arena;
+    private final Cleaner.Cleanable cleanable; // frees the arena of a layer that was never closed
 
     /** Up to this many rows (decoding), W4A4 runs as one fused kernel call per thread. */
     static final int FUSED_ROWS = 4;
@@ -53,23 +68,12 @@ public final class PackedLayer {
     }
 
     public PackedLayer(QuantizedLayer layer, boolean quantizeActivations, Fp4Kernels kernels) {
-        this.name = layer.name();
-        this.format = layer.format();
-        this.kind = layer.transform().kind();
-        this.in = layer.in();
-        this.out = layer.out();
-        this.paddedIn = layer.paddedIn();
-        this.d = layer.transform().blockSize();
-        this.quantizeActivations = quantizeActivations;
-        this.kernels = kernels;
-        boolean fp4 = Fp4Scales.supports(format);
-        this.kernelIn = fp4 ? (paddedIn + 31) / 32 * 32 : paddedIn;
-        this.scales = fp4 ? Fp4Scales.of(format) : null;
-        Arena arena = Arena.ofAuto(); // freed when this layer is unreachable
+        this(layer.name(), layer.format(), layer.transform().kind(), layer.in(), layer.out(), layer.paddedIn(),
+                layer.transform().blockSize(), quantizeActivations, kernels);
         QuantizedMatrix w = layer.weight();
+        boolean fp4 = scales != null;
         int groups = paddedIn / d;
         int kernelGroups = kernelIn / d;
-        this.codes = NativeMemory.allocate((long) out * kernelIn / 2, 64, arena); // outside the direct-memory limit
         byte[] row = new byte[kernelIn / 2];
         for (int o = 0; o < out; o++) {
             java.util.Arrays.fill(row, (byte) 0);
@@ -79,18 +83,54 @@ public final class PackedLayer {
         }
         int[] sc = w.scaleCodes();
         if (fp4) {
-            this.scaleCodes = NativeMemory.allocate((long) out * kernelGroups, 8, arena);
             for (int o = 0; o < out; o++) {
                 for (int g = 0; g < groups; g++) {
                     scaleCodes.set(JAVA_BYTE, (long) o * kernelGroups + g, (byte) sc[o * groups + g]);
                 }
             }
-            this.scaleValues = arena.allocateFrom(JAVA_FLOAT, scales.values());
         } else {
-            this.scaleCodes = NativeMemory.allocate((long) out * groups * 2, 8, arena);
             for (int i = 0; i < sc.length; i++) {
                 scaleCodes.setAtIndex(JAVA_SHORT, i, (short) sc[i]);
             }
+        }
+        if (!transformsT.equals(MemorySegment.NULL)) {
+            long stored = transformStride == 0 ? 1 : kernelGroups;
+            for (int b = 0; b < stored; b++) {
+                for (int i = 0; i < d; i++) {
+                    for (int j = 0; j < d; j++) {
+                        float t = b < groups ? (float) layer.transform().block(b).forward().data[i * d + j] : (i == j ? 1 : 0);
+                        transformsT.setAtIndex(JAVA_FLOAT, (long) b * d * d + (long) j * d + i, t); // transposed
+                    }
+                }
+            }
+        }
+    }
+
+    /** The shape of a layer with zeroed native arrays, which the public constructor and {@link #read} fill. */
+    private PackedLayer(String name, QuantFormat format, TransformKind kind, int in, int out, int paddedIn, int d,
+            boolean quantizeActivations, Fp4Kernels kernels) {
+        this.name = name;
+        this.format = format;
+        this.kind = kind;
+        this.in = in;
+        this.out = out;
+        this.paddedIn = paddedIn;
+        this.d = d;
+        this.quantizeActivations = quantizeActivations;
+        this.kernels = kernels;
+        boolean fp4 = Fp4Scales.supports(format);
+        this.kernelIn = fp4 ? (paddedIn + 31) / 32 * 32 : paddedIn;
+        this.scales = fp4 ? Fp4Scales.of(format) : null;
+        this.arena = Arena.ofShared(); // shared: every kernel thread reads it
+        this.cleanable = CLEANER.register(this, new Release(arena));
+        int groups = paddedIn / d;
+        int kernelGroups = kernelIn / d;
+        this.codes = NativeMemory.allocate((long) out * kernelIn / 2, 64, arena); // outside the direct-memory limit
+        if (fp4) {
+            this.scaleCodes = NativeMemory.allocate((long) out * kernelGroups, 8, arena);
+            this.scaleValues = arena.allocateFrom(JAVA_FLOAT, scales.values());
+        } else {
+            this.scaleCodes = NativeMemory.allocate((long) out * groups * 2, 8, arena);
             this.scaleValues = MemorySegment.NULL;
         }
         if (kind == TransformKind.IDENTITY) {
@@ -101,14 +141,46 @@ public final class PackedLayer {
             int stored = shared ? 1 : kernelGroups;
             this.transformsT = NativeMemory.allocate((long) stored * d * d * 4, 64, arena);
             this.transformStride = shared ? 0 : (long) d * d;
-            for (int b = 0; b < stored; b++) {
-                for (int i = 0; i < d; i++) {
-                    for (int j = 0; j < d; j++) {
-                        float t = b < groups ? (float) layer.transform().block(b).forward().data[i * d + j] : (i == j ? 1 : 0);
-                        transformsT.setAtIndex(JAVA_FLOAT, (long) b * d * d + (long) j * d + i, t); // transposed
-                    }
-                }
+        }
+    }
+
+    /** Closes the arena unless {@link #close()} did; run by the cleaner for a layer that became unreachable open. */
+    private record Release(Arena arena) implements Runnable {
+        @Override
+        public void run() {
+            if (arena.scope().isAlive()) {
+                arena.close();
             }
+        }
+    }
+
+    /**
+     * Frees the native arrays now. Later calls of {@link #forward} fail with an {@link IllegalStateException}.
+     * Closing twice does nothing.
+     *
+     * @throws IllegalStateException while a kernel is still reading the layer on another thread
+     */
+    @Override
+    public void close() {
+        if (arena.scope().isAlive()) {
+            arena.close();
+        }
+        cleanable.clean();
+    }
+
+    /** False once {@link #close()} has freed the native arrays. */
+    public boolean isOpen() {
+        return arena.scope().isAlive();
+    }
+
+    /** Native bytes held by packed layers that are not closed yet, over the whole process (for diagnostics). */
+    public static long liveNativeBytes() {
+        return NativeMemory.liveBytes();
+    }
+
+    private void requireOpen() {
+        if (!arena.scope().isAlive()) {
+            throw new IllegalStateException(name + ": this packed layer has been closed (with the model that owned it)");
         }
     }
 
@@ -225,6 +297,7 @@ public final class PackedLayer {
      * {@code in} is not a multiple of 32. x is only read.
      */
     public void forward(MemorySegment x, int rows, MemorySegment y) {
+        requireOpen();
         if (x.byteSize() < (long) rows * in * 4) {
             throw new IllegalArgumentException(name + ": expected (" + rows + ", " + in + ") float32 inputs, got " + x.byteSize() + " bytes");
         }
@@ -301,6 +374,7 @@ public final class PackedLayer {
         long work = 0;
         for (int i = 0; i < n; i++) {
             PackedLayer l = layers[i];
+            l.requireOpen();
             if (x.byteSize() < (long) rows * l.in * 4 || ys[i].byteSize() < (long) rows * l.out * 4) {
                 throw new IllegalArgumentException(l.name + ": expected (" + rows + ", " + l.in + ") inputs and (" + rows + ", " + l.out
                         + ") outputs");
@@ -320,6 +394,137 @@ public final class PackedLayer {
                 }
             }
         });
+    }
+
+    /** The version of the layout {@link #write} produces and {@link #read} accepts. */
+    public static final int STREAM_VERSION = 1;
+
+    /**
+     * Writes this layer exactly as it lives in memory, so that {@link #read} gives a layer computing bit-identical
+     * outputs: shape, format, transform kind and activation mode, then the codes (split-nibble layout), scale codes
+     * and transposed transforms. Multi-byte values are little-endian.
+     */
+    public void write(DataOutputStream os) throws IOException {
+        requireOpen();
+        os.writeInt(STREAM_VERSION);
+        os.writeUTF(name);
+        os.writeUTF(Formats.label(format));
+        os.writeFloat(format instanceof Nvfp4 nv ? nv.globalScale() : 0f);
+        os.writeUTF(kind.label());
+        os.writeInt(in);
+        os.writeInt(out);
+        os.writeInt(paddedIn);
+        os.writeInt(d);
+        os.writeBoolean(quantizeActivations);
+        writeSegment(os, codes, JAVA_BYTE);
+        writeSegment(os, scaleCodes, scales != null ? JAVA_BYTE : JAVA_SHORT);
+        if (!transformsT.equals(MemorySegment.NULL)) {
+            writeSegment(os, transformsT, JAVA_FLOAT);
+        }
+    }
+
+    /**
+     * Reads a layer {@link #write} wrote, with the default kernels. Every field is checked: a corrupt or foreign stream
+     * gives an {@link IOException} naming what is wrong, never a layer computing garbage.
+     */
+    public static PackedLayer read(DataInputStream is) throws IOException {
+        int version = is.readInt();
+        if (version != STREAM_VERSION) {
+            throw new IOException("packed layer stream version " + version + "; this library reads version " + STREAM_VERSION);
+        }
+        String name = is.readUTF();
+        QuantFormat format;
+        String label = is.readUTF();
+        float global = is.readFloat();
+        TransformKind kind;
+        try {
+            format = Formats.parse(label);
+            kind = TransformKind.parse(is.readUTF());
+        } catch (IllegalArgumentException e) {
+            throw new IOException(name + ": " + e.getMessage(), e);
+        }
+        if (format instanceof Nvfp4) {
+            if (!(global > 0) || !Float.isFinite(global)) {
+                throw new IOException(name + ": NVFP4 global scale " + global + " is not a positive finite number");
+            }
+            format = new Nvfp4(global, label.equals("nvfp4"));
+        }
+        int in = is.readInt();
+        int out = is.readInt();
+        int paddedIn = is.readInt();
+        int d = is.readInt();
+        boolean quantizeActivations = is.readBoolean();
+        if (d != format.groupSize() || in <= 0 || out <= 0 || paddedIn != (in + d - 1) / d * d) {
+            throw new IOException(name + ": inconsistent shape: in " + in + ", out " + out + ", padded " + paddedIn + ", block " + d
+                    + " (" + label + " groups of " + format.groupSize() + ")");
+        }
+        PackedLayer layer = new PackedLayer(name, format, kind, in, out, paddedIn, d, quantizeActivations, Fp4Kernels.get());
+        try {
+            readSegment(is, layer.codes, JAVA_BYTE);
+            readSegment(is, layer.scaleCodes, layer.scales != null ? JAVA_BYTE : JAVA_SHORT);
+            if (!layer.transformsT.equals(MemorySegment.NULL)) {
+                readSegment(is, layer.transformsT, JAVA_FLOAT);
+            }
+            layer.validate();
+        } catch (IOException | RuntimeException e) {
+            layer.close();
+            throw e;
+        }
+        return layer;
+    }
+
+    /** Scale codes that stand for finite values ≥ 0, finite transforms, zero padding where the kernels expect it. */
+    private void validate() throws IOException {
+        int groups = paddedIn / d;
+        int kernelGroups = kernelIn / d;
+        for (long o = 0; o < out; o++) {
+            for (int g = 0; g < (scales != null ? kernelGroups : groups); g++) {
+                int code = scales != null ? scaleCodes.get(JAVA_BYTE, o * kernelGroups + g) & 0xFF
+                        : scaleCodes.getAtIndex(JAVA_SHORT, o * groups + g) & 0xFFFF;
+                float v = format.scaleValue(code);
+                if (!(v >= 0) || !Float.isFinite(v) || (g >= groups && code != 0)) {
+                    throw new IOException(name + ": row " + o + ", group " + g + " has scale code " + code
+                            + (g >= groups ? " in the kernels' zero padding" : ", which stands for " + v + " (scales must be finite and ≥ 0)"));
+                }
+            }
+        }
+        if (!transformsT.equals(MemorySegment.NULL)) {
+            for (long i = 0; i < transformsT.byteSize() / 4; i++) {
+                if (!Float.isFinite(transformsT.getAtIndex(JAVA_FLOAT, i))) {
+                    throw new IOException(name + ": transform value " + i + " is " + transformsT.getAtIndex(JAVA_FLOAT, i));
+                }
+            }
+        }
+    }
+
+    private static final int CHUNK = 1 << 20;
+
+    /** The segment's elements little-endian, in chunks (DJL's parameter streams are not buffered). */
+    private static void writeSegment(DataOutputStream os, MemorySegment segment, ValueLayout element) throws IOException {
+        os.writeLong(segment.byteSize());
+        byte[] chunk = new byte[(int) Math.min(CHUNK, segment.byteSize())];
+        MemorySegment heap = MemorySegment.ofArray(chunk);
+        ValueLayout little = element.withOrder(ByteOrder.LITTLE_ENDIAN).withByteAlignment(1);
+        for (long off = 0; off < segment.byteSize(); off += chunk.length) {
+            int n = (int) Math.min(chunk.length, segment.byteSize() - off);
+            MemorySegment.copy(segment, element, off, heap, little, 0, n / element.byteSize());
+            os.write(chunk, 0, n);
+        }
+    }
+
+    private static void readSegment(DataInputStream is, MemorySegment segment, ValueLayout element) throws IOException {
+        long bytes = is.readLong();
+        if (bytes != segment.byteSize()) {
+            throw new IOException("an array of " + bytes + " bytes where the layer's shape needs " + segment.byteSize());
+        }
+        byte[] chunk = new byte[(int) Math.min(CHUNK, bytes)];
+        MemorySegment heap = MemorySegment.ofArray(chunk);
+        ValueLayout little = element.withOrder(ByteOrder.LITTLE_ENDIAN).withByteAlignment(1);
+        for (long off = 0; off < bytes; off += chunk.length) {
+            int n = (int) Math.min(chunk.length, bytes - off);
+            is.readFully(chunk, 0, n);
+            MemorySegment.copy(heap, little, 0, segment, element, off, n / element.byteSize());
+        }
     }
 
     /** x itself when rows need no padding, else a zero-padded (rows, kernelIn) copy. */

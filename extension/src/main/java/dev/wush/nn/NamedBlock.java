@@ -16,7 +16,12 @@ import ai.djl.nn.Parameter;
 public abstract class NamedBlock extends AbstractBlock {
 
     protected NamedBlock() {
-        super((byte) 1);
+        this((byte) 1);
+    }
+
+    /** @param version the version byte of this block's saved parameters (DJL's {@code Model.save}) */
+    protected NamedBlock(byte version) {
+        super(version);
     }
 
     /** Adds a child under its plain name. */
