@@ -1,5 +1,6 @@
 package dev.wush.kernel;
 
+import dev.wush.Settings;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
 
@@ -33,8 +34,14 @@ public final class CachedAttention {
      * callers keep their engine operations.
      */
     public static CachedAttention get() {
-        if ("engine".equalsIgnoreCase(System.getProperty("wush.attention"))) {
-            return null;
+        String mode = Settings.get(Settings.ATTENTION, "native").toLowerCase(java.util.Locale.ROOT);
+        switch (mode) {
+            case "engine" -> {
+                return null;
+            }
+            case "native" -> {}
+            default -> throw new IllegalArgumentException(Settings.describe(Settings.ATTENTION) + ": expected native or engine, got '"
+                    + mode + "'");
         }
         return Fp4Kernels.get() instanceof NativeFp4Kernels k ? of(k) : null;
     }

@@ -1,5 +1,7 @@
 package dev.wush.kernel;
 
+import org.slf4j.LoggerFactory;
+import dev.wush.Settings;
 import java.util.Locale;
 
 /**
@@ -31,26 +33,26 @@ final class DefaultKernels {
     }
 
     private static Fp4Kernels choose() {
-        String mode = System.getProperty("wush.kernels", "auto").toLowerCase(Locale.ROOT);
+        String mode = Settings.get(Settings.KERNELS, "auto").toLowerCase(Locale.ROOT);
         return switch (mode) {
             case "java" -> Fp4Kernels.java();
             case "native" -> {
                 NativeFp4Kernels k = NativeFp4Kernels.instance();
                 if (k == null) {
-                    throw new IllegalStateException("wush.kernels=native: " + NativeFp4Kernels.loadError());
+                    throw new IllegalStateException(Settings.describe(Settings.KERNELS) + " is native, but " + NativeFp4Kernels.loadError());
                 }
                 yield k.requested();
             }
             case "auto" -> {
                 NativeFp4Kernels k = NativeFp4Kernels.instance();
                 if (k == null) {
-                    System.getLogger(Fp4Kernels.class.getName()).log(System.Logger.Level.WARNING,
-                            "native FP4 kernels unavailable, using the Java fallback: " + NativeFp4Kernels.loadError());
+                    LoggerFactory.getLogger(Fp4Kernels.class).warn("native FP4 kernels unavailable, using the Java fallback: {}",
+                            NativeFp4Kernels.loadError());
                     yield Fp4Kernels.java();
                 }
                 yield k.requested();
             }
-            default -> throw new IllegalArgumentException("system property wush.kernels: expected auto, native or java, got '"
+            default -> throw new IllegalArgumentException(Settings.describe(Settings.KERNELS) + ": expected auto, native or java, got '"
                     + mode + "'");
         };
     }

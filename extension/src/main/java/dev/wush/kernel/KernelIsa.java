@@ -4,8 +4,8 @@ import java.util.Locale;
 
 /**
  * Instruction sets of the native products, lowest first. The kernels use the best one the CPU has;
- * the system property {@code wush.kernels.isa} forces a lower one (for comparisons and bug hunts), and
- * the environment variable {@code WUSH_KERNELS_SCALAR} (any value) forces {@link #SCALAR}.
+ * the setting {@code wush.kernels.isa} ({@code WUSH_KERNELS_ISA}, see {@link dev.wush.Settings}) forces a lower
+ * one (for comparisons and bug hunts).
  * Quantization of activations is bit-identical on every level, and so are the W4A4 products from
  * {@link #AVX2} up (same partial sums, same accumulation order); the scalar path and the Java fallback agree
  * with them up to float32 summation order.

@@ -1,5 +1,8 @@
 package dev.wush.kernel;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import dev.wush.Settings;
 import ai.djl.engine.Engine;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
@@ -31,7 +34,7 @@ import java.util.Set;
  */
 public final class KernelThreads {
 
-    private static final System.Logger LOG = System.getLogger(KernelThreads.class.getName());
+    private static final Logger LOG = LoggerFactory.getLogger(KernelThreads.class);
 
 
     private static final Object LOCK = new Object();
@@ -120,7 +123,7 @@ public final class KernelThreads {
                     return false;
                 }
                 warned = true;
-                LOG.log(System.Logger.Level.WARNING, "the engine's OpenMP runtime was loaded before the thread budget was set:"
+                LOG.warn("the engine's OpenMP runtime was loaded before the thread budget was set:"
                         + " its threads spin between operations and slow the packed kernels down; set OMP_WAIT_POLICY=PASSIVE"
                         + " in the environment, or use KernelThreads before creating the first NDManager");
                 return false;
@@ -133,7 +136,7 @@ public final class KernelThreads {
                     passiveSet = (int) setenv.invokeExact(arena.allocateFrom("OMP_WAIT_POLICY"), arena.allocateFrom("PASSIVE"), 0) == 0;
                 }
             } catch (Throwable e) { // no native access, or no setenv: the default policy stays
-                LOG.log(System.Logger.Level.DEBUG, "could not set OMP_WAIT_POLICY", e);
+                LOG.debug("could not set OMP_WAIT_POLICY", e);
             }
             return passiveSet;
         }
@@ -149,8 +152,7 @@ public final class KernelThreads {
     }
 
     private static String setting() {
-        String value = System.getProperty("wush.threads");
-        return value != null ? value : System.getenv("WUSH_THREADS");
+        return Settings.get(Settings.THREADS);
     }
 
     private static int parse(String value) {
@@ -162,7 +164,7 @@ public final class KernelThreads {
         } catch (NumberFormatException e) {
             // reported below
         }
-        throw new IllegalArgumentException("WUSH_THREADS (wush.threads) must be a whole number of at least 1, got '" + value + "'");
+        throw new IllegalArgumentException(Settings.describe(Settings.THREADS) + " must be a whole number of at least 1, got '" + value + "'");
     }
 
     /**

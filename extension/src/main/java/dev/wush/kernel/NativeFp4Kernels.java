@@ -1,5 +1,6 @@
 package dev.wush.kernel;
 
+import dev.wush.Settings;
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_DOUBLE;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
@@ -36,7 +37,7 @@ final class NativeFp4Kernels implements Fp4Kernels {
     private final MethodHandle streamSum;
     private final MethodHandle cachedAttention;
 
-    /** The kernels at the best instruction set of this CPU ({@code WUSH_KERNELS_SCALAR}: scalar); null when the library did not load. */
+    /** The kernels at the best instruction set of this CPU ; null when the library did not load. */
     static NativeFp4Kernels instance() {
         return LOADED.instance();
     }
@@ -71,7 +72,7 @@ final class NativeFp4Kernels implements Fp4Kernels {
             throw new UnsatisfiedLinkError("native kernels have ABI " + abi + ", this jar expects " + ABI);
         }
         this.best = KernelIsa.values()[(int) NativeLibraries.downcall(lib, "wush_best_isa", FunctionDescriptor.of(JAVA_INT)).invokeExact()];
-        this.isa = System.getenv("WUSH_KERNELS_SCALAR") != null ? KernelIsa.SCALAR : best;
+        this.isa = best;
         this.name = "native (" + isa.id() + ")";
         this.transformRows = NativeLibraries.downcall(lib, "wush_transform_rows", FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, JAVA_LONG,
                 JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS), critical);
@@ -114,13 +115,13 @@ final class NativeFp4Kernels implements Fp4Kernels {
      * these); an unknown name, or a level above this CPU's best, is an error that says so.
      */
     NativeFp4Kernels requested() {
-        String forced = System.getProperty("wush.kernels.isa");
+        String forced = Settings.get(Settings.KERNELS_ISA);
         if (forced == null || forced.isBlank() || forced.equalsIgnoreCase("auto")) {
             return this;
         }
         KernelIsa level = KernelIsa.of(forced);
         if (level.compareTo(best) > 0) {
-            throw new IllegalArgumentException("wush.kernels.isa=" + forced + ": this CPU runs the kernels at " + best.id() + " at most");
+            throw new IllegalArgumentException(Settings.describe(Settings.KERNELS_ISA) + " = " + forced + ": this CPU runs the kernels at " + best.id() + " at most");
         }
         return at(level);
     }

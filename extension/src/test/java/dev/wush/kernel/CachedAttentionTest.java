@@ -157,4 +157,22 @@ class CachedAttentionTest {
     private static MemorySegment seg(float[] x) {
         return MemorySegment.ofArray(x);
     }
+
+    @org.junit.jupiter.api.Test
+    void anUnknownAttentionSettingIsAnErrorAndEngineTurnsTheKernelOff() {
+        String before = System.getProperty("wush.attention");
+        try {
+            System.setProperty("wush.attention", "magic");
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, CachedAttention::get);
+            assertEquals("wush.attention (WUSH_ATTENTION): expected native or engine, got 'magic'", e.getMessage());
+            System.setProperty("wush.attention", "engine");
+            assertEquals(null, CachedAttention.get());
+        } finally {
+            if (before == null) {
+                System.clearProperty("wush.attention");
+            } else {
+                System.setProperty("wush.attention", before);
+            }
+        }
+    }
 }

@@ -22,12 +22,19 @@ class KernelChoiceTest {
     }
 
     static String choose(String mode, String classPath, String... properties) throws IOException, InterruptedException {
+        return choose(java.util.Map.of(), mode, classPath, properties);
+    }
+
+    static String choose(java.util.Map<String, String> env, String mode, String classPath, String... properties)
+            throws IOException, InterruptedException {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
         List<String> command = new ArrayList<>(List.of(java.toString(), "--enable-native-access=ALL-UNNAMED", "-Dwush.kernels=" + mode));
         command.addAll(List.of(properties));
         command.addAll(List.of("-cp", classPath, PrintKernels.class.getName()));
-        Process p = new ProcessBuilder(command)
-                .redirectErrorStream(true).start();
+        ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+        builder.environment().keySet().removeIf(name -> name.startsWith("WUSH_KERNELS"));
+        builder.environment().putAll(env);
+        Process p = builder.start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
         assertTrue(p.waitFor(60, TimeUnit.SECONDS), "child JVM finished");
         return out.lines().reduce((a, b) -> b).orElse(""); // the last line: what PrintKernels printed
@@ -58,7 +65,7 @@ class KernelChoiceTest {
         assertTrue(classPath.contains(copy.toString()), classPath);
         assertEquals("java", choose("auto", classPath));
         String error = choose("native", classPath);
-        assertTrue(error.startsWith("error: wush.kernels=native: ") && error.contains("is not in the jar"), error);
+        assertTrue(error.startsWith("error: wush.kernels (WUSH_KERNELS) is native, but ") && error.contains("is not in the jar"), error);
     }
 
     @Test
@@ -72,7 +79,7 @@ class KernelChoiceTest {
         }
         if (!best.equals("native (avx512-vnni)")) {
             String error = choose("auto", cp, "-Dwush.kernels.isa=avx512-vnni");
-            assertTrue(error.startsWith("error: wush.kernels.isa=avx512-vnni: this CPU runs the kernels at "), error);
+            assertTrue(error.startsWith("error: wush.kernels.isa (WUSH_KERNELS_ISA) = avx512-vnni: this CPU runs the kernels at "), error);
         }
         assertEquals("error: wush.kernels.isa: unknown instruction set 'avx1024'; known: scalar, avx2, avx512-vnni",
                 choose("auto", cp, "-Dwush.kernels.isa=avx1024"));
@@ -80,6 +87,13 @@ class KernelChoiceTest {
 
     @Test
     void anUnknownChoiceIsAClearError() throws Exception {
-        assertEquals("error: system property wush.kernels: expected auto, native or java, got 'gpu'", choose("gpu"));
+        assertEquals("error: wush.kernels (WUSH_KERNELS): expected auto, native or java, got 'gpu'", choose("gpu"));
+    }
+
+    @Test
+    void theEnvironmentVariableWinsOverThePropertyAsInDjl() throws Exception {
+        String cp = System.getProperty("java.class.path");
+        assertEquals("native (scalar)", choose(java.util.Map.of("WUSH_KERNELS_ISA", "scalar"), "auto", cp, "-Dwush.kernels.isa=auto"));
+        assertEquals("java", choose(java.util.Map.of("WUSH_KERNELS", "java"), "native", cp));
     }
 }

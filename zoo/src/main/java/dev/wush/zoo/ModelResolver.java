@@ -1,5 +1,6 @@
 package dev.wush.zoo;
 
+import dev.wush.Settings;
 import dev.wush.zoo.hub.DownloadListener;
 import dev.wush.zoo.hub.HfHub;
 import dev.wush.zoo.hub.HubModelId;
@@ -44,7 +45,7 @@ public final class ModelResolver {
     /** {@code $WUSH_MODELS_DIR} or {@code -Dwush.models.dir}, then ./models and ../shared/models. */
     public static List<Path> defaultModelDirs(Map<String, String> env) {
         List<Path> dirs = new ArrayList<>();
-        String configured = System.getProperty("wush.models.dir", env.get("WUSH_MODELS_DIR"));
+        String configured = env.containsKey("WUSH_MODELS_DIR") ? env.get("WUSH_MODELS_DIR") : Settings.get(Settings.MODELS_DIR);
         if (configured != null && !configured.isBlank()) {
             dirs.add(Path.of(configured));
         }
