@@ -12,6 +12,7 @@ import dev.wush.translators.WindowLosses;
 import dev.wush.zoo.LlamaModelLoader;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
@@ -41,7 +42,12 @@ final class EvalCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PerplexityEvaluator evaluator = new PerplexityEvaluator(window, batch);
+        PerplexityEvaluator evaluator;
+        try {
+            evaluator = new PerplexityEvaluator(window, batch);
+        } catch (IllegalArgumentException e) {
+            throw OptionNames.named(e, Map.of("window", "--window", "batch", "--batch"));
+        }
         model.check();
         String text = TextFiles.read(data, "--data");
         Path dir = model.resolve();

@@ -10,6 +10,7 @@ import dev.wush.zoo.llama.LlamaForCausalLM;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -42,7 +43,12 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        GenerationConfig config = new GenerationConfig(maxTokens, temperature, topP, seed);
+        GenerationConfig config;
+        try {
+            config = new GenerationConfig(maxTokens, temperature, topP, seed);
+        } catch (IllegalArgumentException e) {
+            throw OptionNames.named(e, Map.of("maxNewTokens", "--max-tokens", "temperature", "--temperature", "topP", "--top-p"));
+        }
         model.check();
         Path dir = model.resolve();
         int context = ModelOptions.config(dir).maxPositionEmbeddings();

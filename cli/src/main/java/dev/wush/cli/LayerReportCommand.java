@@ -1,5 +1,6 @@
 package dev.wush.cli;
 
+import dev.wush.zoo.llama.LlamaArchitecture;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.core.Linear;
 import ai.djl.repository.zoo.ZooModel;
@@ -14,7 +15,7 @@ import dev.wush.translators.TextTokenizer;
 import dev.wush.translators.TokenWindows;
 import dev.wush.translators.WindowLosses;
 import dev.wush.zoo.LlamaModelLoader;
-import dev.wush.zoo.calib.DecoderInputs;
+import dev.wush.quant.pipeline.DecoderInputs;
 import dev.wush.zoo.llama.LlamaConfig;
 import dev.wush.zoo.llama.LlamaForCausalLM;
 import java.nio.file.Path;
@@ -83,7 +84,7 @@ final class LayerReportCommand implements Callable<Integer> {
             LlamaForCausalLM lm = (LlamaForCausalLM) zoo.getBlock();
             long[][] windows = calibration.windows(tokenizer, System.err);
             long start = System.nanoTime();
-            Map<String, Activations> inputs = DecoderInputs.capture(lm, manager, windows, block, batch);
+            Map<String, Activations> inputs = DecoderInputs.capture(new LlamaArchitecture(lm), manager, windows, block, batch);
             Map<String, Map<String, Double>> table = new LinkedHashMap<>();
             try (ProgressBar bar = Progress.bar("layer-report", inputs.size() * fs.size() * ks.size(), "cells")) {
                 for (Map.Entry<String, Activations> e : inputs.entrySet()) {

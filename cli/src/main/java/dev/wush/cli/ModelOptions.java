@@ -10,6 +10,7 @@ import dev.wush.zoo.ModelResolver;
 import dev.wush.zoo.WushModelZoo;
 import dev.wush.zoo.hub.ConsoleDownloadProgress;
 import dev.wush.zoo.llama.LlamaConfig;
+import java.util.Map;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
@@ -54,7 +55,11 @@ final class ModelOptions {
     /** The local checkpoint directory (downloading it first if needed, with progress on stderr). */
     Path resolve() throws IOException {
         check();
-        return ModelResolver.fromEnvironment(new ConsoleDownloadProgress()).resolve(model);
+        try {
+            return ModelResolver.fromEnvironment(new ConsoleDownloadProgress()).resolve(model);
+        } catch (IllegalArgumentException e) {
+            throw OptionNames.named(e, Map.of("model", "--model"));
+        }
     }
 
     /** The model's validated config.json, read before any weight is; the tokenizer files are checked too. */

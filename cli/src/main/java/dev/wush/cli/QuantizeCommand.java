@@ -1,5 +1,6 @@
 package dev.wush.cli;
 
+import dev.wush.zoo.llama.LlamaArchitecture;
 import ai.djl.Device;
 import ai.djl.Model;
 import ai.djl.ndarray.types.DataType;
@@ -15,14 +16,14 @@ import dev.wush.zoo.LlamaModelLoader;
 import dev.wush.zoo.llama.LlamaConfig;
 import dev.wush.zoo.llama.LlamaForCausalLM;
 import dev.wush.zoo.llama.LlamaLoader;
-import dev.wush.zoo.quant.LayerReport;
-import dev.wush.zoo.quant.HiddenPrecision;
-import dev.wush.zoo.quant.LlamaQuantizer;
-import dev.wush.zoo.quant.QuantMethod;
-import dev.wush.zoo.quant.QuantizationConfig;
-import dev.wush.zoo.quant.QuantizedCheckpoint;
-import dev.wush.zoo.quant.QuantizedCheckpointWriter;
-import dev.wush.zoo.quant.TransformChoice;
+import dev.wush.quant.pipeline.LayerReport;
+import dev.wush.quant.pipeline.HiddenPrecision;
+import dev.wush.quant.pipeline.SequentialQuantizer;
+import dev.wush.quant.pipeline.QuantMethod;
+import dev.wush.quant.pipeline.QuantizationConfig;
+import dev.wush.zoo.llama.QuantizedCheckpoint;
+import dev.wush.zoo.llama.QuantizedCheckpointWriter;
+import dev.wush.quant.pipeline.TransformChoice;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -147,11 +148,11 @@ final class QuantizeCommand implements Callable<Integer> {
                 try (QuantizedCheckpointWriter writer = QuantizedCheckpointWriter.open(lm, dir, target.staging(), config,
                         QuantizedCheckpoint.DEFAULT_SHARD_BYTES);
                         ProgressBar bar = Progress.bar("quantize", total, "layers")) {
-                    reports = new LlamaQuantizer(config, batch, hidden).quantize(lm, m.getNDManager(), windows, (block, blocks, r) -> {
+                    reports = new SequentialQuantizer(config, batch, hidden).quantize(new LlamaArchitecture(lm), m.getNDManager(), windows, (block, blocks, r) -> {
                         bar.setExtraMessage(String.format(Locale.ROOT, "block %d/%d %s", block + 1, blocks,
                                 r.name().substring(r.name().indexOf('.', "model.layers.".length()) + 1)));
                         bar.step();
-                    }, LlamaQuantizer.fromCheckpoint(lm, weights, m.getNDManager(), dtype),
+                    }, new LlamaArchitecture(lm).blockWeights(weights, m.getNDManager(), dtype),
                             withEstimate(writer.streaming(e -> OutOption.writeFailed(out, e)), lm.config().numHiddenLayers()));
                     seconds = (System.nanoTime() - start) / 1e9;
                     report = report(config, hidden, reports, dir, windows, seconds);
@@ -189,9 +190,9 @@ final class QuantizeCommand implements Callable<Integer> {
      * printing after the first block how long the whole job should take: the first block's time (its
      * weights read, calibrated, quantized and written) times the number of blocks.
      */
-    private static LlamaQuantizer.BlockOutput withEstimate(LlamaQuantizer.BlockOutput output, int blocks) {
+    private static SequentialQuantizer.BlockOutput withEstimate(SequentialQuantizer.BlockOutput output, int blocks) {
         long start = System.nanoTime();
-        return new LlamaQuantizer.BlockOutput() {
+        return new SequentialQuantizer.BlockOutput() {
             @Override
             public void embedded() throws IOException {
                 output.embedded();

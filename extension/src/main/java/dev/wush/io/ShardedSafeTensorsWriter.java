@@ -13,7 +13,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -80,7 +79,7 @@ public final class ShardedSafeTensorsWriter implements AutoCloseable {
     private ShardedSafeTensorsWriter(Path dir, long maxShardBytes, Map<String, String> metadata, long headerReserve) {
         this.dir = dir;
         this.maxShardBytes = maxShardBytes;
-        this.metadata = new LinkedHashMap<>(metadata);
+        this.metadata = new java.util.TreeMap<>(metadata); // sorted: the same bytes on every run (Map.of iterates in a per-JVM order)
         this.headerReserve = headerReserve;
     }
 

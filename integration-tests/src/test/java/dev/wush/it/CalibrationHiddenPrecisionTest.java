@@ -2,7 +2,7 @@ package dev.wush.it;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.wush.zoo.quant.HiddenPrecision;
+import dev.wush.quant.pipeline.HiddenPrecision;
 import org.junit.jupiter.api.Test;
 
 /**

@@ -1,5 +1,6 @@
 package dev.wush.it;
 
+import dev.wush.zoo.llama.LlamaArchitecture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -16,7 +17,7 @@ import dev.wush.quant.layer.RtnErrorTable;
 import dev.wush.quant.transform.TransformKind;
 import dev.wush.translators.TextTokenizer;
 import dev.wush.translators.TokenWindows;
-import dev.wush.zoo.calib.DecoderInputs;
+import dev.wush.quant.pipeline.DecoderInputs;
 import dev.wush.zoo.llama.LlamaForCausalLM;
 import dev.wush.zoo.llama.LlamaLoader;
 import java.nio.file.Files;
@@ -39,7 +40,7 @@ import org.junit.jupiter.api.Test;
  */
 class LayerReportReferenceTest {
 
-    static final List<String> LINEARS = DecoderInputs.LINEARS;
+    static final List<String> LINEARS = LlamaArchitecture.LINEARS;
     // REFERENCE.md: rows q, k, v, o, gate, up, down; columns MXFP4 I, H, WUSH, NVFP4 I, H, WUSH
     static final double[][] REFERENCE = {
         {0.00772, 0.00786, 0.00398, 0.00442, 0.00620, 0.00328},
@@ -61,7 +62,7 @@ class LayerReportReferenceTest {
             LlamaForCausalLM lm = LlamaLoader.load(dir, model.getNDManager(), DataType.FLOAT32);
             long[] tokens = tokenizer.encodeWithBos(Files.readString(Shared.DIR.resolve("data/tinystories/calib.txt")));
             long[][] windows = Arrays.copyOf(TokenWindows.cut(tokens, 256), 128);
-            Map<String, Activations> inputs = DecoderInputs.capture(lm, model.getNDManager(), windows, 2, 4);
+            Map<String, Activations> inputs = DecoderInputs.capture(new LlamaArchitecture(lm), model.getNDManager(), windows, 2, 4);
             int withinFive = 0;
             List<String> report = new ArrayList<>();
             for (int row = 0; row < LINEARS.size(); row++) {

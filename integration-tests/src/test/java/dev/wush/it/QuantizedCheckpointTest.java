@@ -1,5 +1,6 @@
 package dev.wush.it;
 
+import dev.wush.zoo.llama.LlamaArchitecture;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -27,11 +28,11 @@ import dev.wush.translators.WindowLosses;
 import dev.wush.zoo.WushModelZoo;
 import dev.wush.zoo.llama.LlamaForCausalLM;
 import dev.wush.zoo.llama.LlamaLoader;
-import dev.wush.zoo.quant.LayerReport;
-import dev.wush.zoo.quant.LlamaQuantizer;
-import dev.wush.zoo.quant.QuantMethod;
-import dev.wush.zoo.quant.QuantizationConfig;
-import dev.wush.zoo.quant.QuantizedCheckpoint;
+import dev.wush.quant.pipeline.LayerReport;
+import dev.wush.quant.pipeline.SequentialQuantizer;
+import dev.wush.quant.pipeline.QuantMethod;
+import dev.wush.quant.pipeline.QuantizationConfig;
+import dev.wush.zoo.llama.QuantizedCheckpoint;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -60,7 +61,7 @@ class QuantizedCheckpointTest {
         try (TextTokenizer tokenizer = TextTokenizer.load(dir, 1, List.of(2L))) {
             long[] calib = tokenizer.encodeWithBos(Files.readString(Shared.DIR.resolve("data/tinystories/calib.txt")));
             QuantizationConfig config = QuantizationConfig.of(Formats.parse(format), QuantMethod.parse(method), kind);
-            List<LayerReport> reports = new LlamaQuantizer(config, 4).quantize(lm, model.getNDManager(),
+            List<LayerReport> reports = new SequentialQuantizer(config, 4).quantize(new LlamaArchitecture(lm), model.getNDManager(),
                     Arrays.copyOf(TokenWindows.cut(calib, 256), calibWindows), (b, n, r) -> {});
             return new Quantized(model, lm, reports, config);
         }
@@ -120,19 +121,19 @@ class QuantizedCheckpointTest {
         }
         for (String transform : List.of("wush", "adaptive:kurtosis")) {
             QuantizationConfig config = new QuantizationConfig(Formats.parse("mxfp4"), QuantMethod.GPTQ,
-                    dev.wush.zoo.quant.TransformChoice.parse(transform), true, path -> true, 0, 4096);
+                    dev.wush.quant.pipeline.TransformChoice.parse(transform), true, path -> true, 0, 4096);
             try (Model whole = Model.newInstance("whole", Device.cpu(), "PyTorch");
                     Model streamed = Model.newInstance("streamed", Device.cpu(), "PyTorch");
                     dev.wush.io.SafeTensorsCheckpoint weights = dev.wush.io.SafeTensorsCheckpoint.open(dir)) {
                 LlamaForCausalLM a = LlamaLoader.load(dir, whole.getNDManager(), DataType.FLOAT32);
                 whole.setBlock(a);
-                List<LayerReport> ra = new LlamaQuantizer(config, 4).quantize(a, whole.getNDManager(), windows, (b, n, r) -> {});
+                List<LayerReport> ra = new SequentialQuantizer(config, 4).quantize(new LlamaArchitecture(a), whole.getNDManager(), windows, (b, n, r) -> {});
 
                 LlamaForCausalLM b = new LlamaForCausalLM(a.config());
                 streamed.setBlock(b);
                 LlamaLoader.loadSkeleton(b, weights, streamed.getNDManager(), DataType.FLOAT32);
-                List<LayerReport> rb = new LlamaQuantizer(config, 4).quantize(b, streamed.getNDManager(), windows,
-                        (x, n, r) -> {}, LlamaQuantizer.fromCheckpoint(b, weights, streamed.getNDManager(), DataType.FLOAT32));
+                List<LayerReport> rb = new SequentialQuantizer(config, 4).quantize(new LlamaArchitecture(b), streamed.getNDManager(), windows,
+                        (x, n, r) -> {}, new LlamaArchitecture(b).blockWeights(weights, streamed.getNDManager(), DataType.FLOAT32));
 
                 assertEquals(ra.stream().map(r -> r.transform() + " " + r.reason()).toList(),
                         rb.stream().map(r -> r.transform() + " " + r.reason()).toList(), transform);
@@ -152,10 +153,10 @@ class QuantizedCheckpointTest {
             LlamaForCausalLM lm = new LlamaForCausalLM(dev.wush.zoo.llama.LlamaConfig.load(dir));
             model.setBlock(lm);
             LlamaLoader.loadSkeleton(lm, weights, model.getNDManager(), DataType.FLOAT32);
-            LlamaQuantizer.BlockWeights real = LlamaQuantizer.fromCheckpoint(lm, weights, model.getNDManager(), DataType.FLOAT32);
+            SequentialQuantizer.BlockWeights real = new LlamaArchitecture(lm).blockWeights(weights, model.getNDManager(), DataType.FLOAT32);
             List<ai.djl.ndarray.NDArray> loaded = new java.util.ArrayList<>();
             int blocks = lm.config().numHiddenLayers();
-            new LlamaQuantizer(config, 2).quantize(lm, model.getNDManager(), windows, (b, n, r) -> {}, new LlamaQuantizer.BlockWeights() {
+            new SequentialQuantizer(config, 2).quantize(new LlamaArchitecture(lm), model.getNDManager(), windows, (b, n, r) -> {}, new SequentialQuantizer.BlockWeights() {
                 @Override
                 public void load(int block) throws java.io.IOException {
                     for (int k = 0; k < blocks; k++) {
@@ -168,7 +169,7 @@ class QuantizedCheckpointTest {
                     }
                     assertTrue(loaded.stream().allMatch(ai.djl.ndarray.NDArray::isReleased), "earlier full-precision weights freed");
                     real.load(block);
-                    for (String linear : dev.wush.zoo.calib.DecoderInputs.LINEARS) {
+                    for (String linear : dev.wush.zoo.llama.LlamaArchitecture.LINEARS) {
                         loaded.add(BlockPaths.find(lm, "model.layers." + block + "." + linear).getParameters().get("weight").getArray());
                     }
                 }
@@ -203,7 +204,7 @@ class QuantizedCheckpointTest {
             LlamaForCausalLM lm = LlamaLoader.load(source, model.getNDManager(), DataType.FLOAT32);
             model.setBlock(lm);
             QuantizationConfig config = QuantizationConfig.of(Formats.parse("nvfp4"), QuantMethod.RTN, TransformKind.WUSH);
-            List<LayerReport> reports = new LlamaQuantizer(config, 2).quantize(lm, model.getNDManager(), windows, (b, n, r) -> {});
+            List<LayerReport> reports = new SequentialQuantizer(config, 2).quantize(new LlamaArchitecture(lm), model.getNDManager(), windows, (b, n, r) -> {});
             double[] before = losses(model, windows);
             QuantizedCheckpoint.write(lm, source, Files.createDirectory(out), config, reports, "test", Map.of(), 50_000);
             try (Model reloaded = Model.newInstance("r", Device.cpu(), "PyTorch")) {
@@ -244,7 +245,7 @@ class QuantizedCheckpointTest {
                 }
             }
             QuantizationConfig config = new QuantizationConfig(Formats.parse("mxfp4"), QuantMethod.RTN,
-                    dev.wush.zoo.quant.TransformChoice.parse("adaptive:error"), true, path -> true, 0, 4096);
+                    dev.wush.quant.pipeline.TransformChoice.parse("adaptive:error"), true, path -> true, 0, 4096);
             if (tied) { // the head too, from the embedding, in another format (W4A16)
                 config = config.withHead(Formats.parse("nvfp4"));
             }
@@ -256,7 +257,7 @@ class QuantizedCheckpointTest {
                     dev.wush.io.SafeTensorsCheckpoint weights = dev.wush.io.SafeTensorsCheckpoint.open(source)) {
                 LlamaForCausalLM la = LlamaLoader.load(source, a.getNDManager(), DataType.FLOAT32);
                 a.setBlock(la);
-                List<LayerReport> ra = new LlamaQuantizer(config, 2).quantize(la, a.getNDManager(), windows, (x, n, r) -> {});
+                List<LayerReport> ra = new SequentialQuantizer(config, 2).quantize(new LlamaArchitecture(la), a.getNDManager(), windows, (x, n, r) -> {});
                 QuantizedCheckpoint.write(la, source, whole, config, ra, "test", Map.of(), 60_000);
                 inMemory = losses(a, windows);
                 assertEquals(tied, BlockPaths.find(la, "lm_head") instanceof WushLinear wl && !wl.quantizesActivations());
@@ -268,12 +269,12 @@ class QuantizedCheckpointTest {
                         "the bf16 table is read in place");
                 assertFalse(BlockPaths.find(lb, "lm_head").getParameters().get("weight").isInitialized(), "no head loaded");
                 List<LayerReport> rb;
-                try (dev.wush.zoo.quant.QuantizedCheckpointWriter writer =
-                        dev.wush.zoo.quant.QuantizedCheckpointWriter.open(lb, source, streamed, config, 60_000)) {
-                    rb = new LlamaQuantizer(config, 2).quantize(lb, b.getNDManager(), windows, (x, n, r) -> {},
-                            LlamaQuantizer.fromCheckpoint(lb, weights, b.getNDManager(), DataType.FLOAT32), block -> {
+                try (dev.wush.zoo.llama.QuantizedCheckpointWriter writer =
+                        dev.wush.zoo.llama.QuantizedCheckpointWriter.open(lb, source, streamed, config, 60_000)) {
+                    rb = new SequentialQuantizer(config, 2).quantize(new LlamaArchitecture(lb), b.getNDManager(), windows, (x, n, r) -> {},
+                            new LlamaArchitecture(lb).blockWeights(weights, b.getNDManager(), DataType.FLOAT32), block -> {
                                 writer.writeBlock(block);
-                                LlamaQuantizer.release(lb, block);
+                                SequentialQuantizer.release(new LlamaArchitecture(lb), block);
                                 assertTrue(BlockPaths.find(lb, "model.layers." + block) instanceof dev.wush.nn.ReleasedBlock);
                             });
                     writer.finish(rb, "test", Map.of());
@@ -408,8 +409,7 @@ class QuantizedCheckpointTest {
             norm.getArray().set(new ai.djl.ndarray.index.NDIndex("3"), Float.NaN);
             long[] calib = tokenizer.encodeWithBos(Files.readString(Shared.DIR.resolve("data/tinystories/calib.txt")));
             QuantizationConfig config = QuantizationConfig.of(Formats.parse("mxfp4"), QuantMethod.RTN, TransformKind.WUSH);
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new LlamaQuantizer(config, 4)
-                    .quantize(lm, model.getNDManager(), Arrays.copyOf(TokenWindows.cut(calib, 256), 2), (b, n, r) -> {}));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> new SequentialQuantizer(config, 4).quantize(new LlamaArchitecture(lm), model.getNDManager(), Arrays.copyOf(TokenWindows.cut(calib, 256), 2), (b, n, r) -> {}));
             assertTrue(e.getMessage().contains("model.layers.1.mlp.gate_proj") && e.getMessage().contains("NaN"), e.getMessage());
         }
     }

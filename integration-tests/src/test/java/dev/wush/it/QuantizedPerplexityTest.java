@@ -1,5 +1,6 @@
 package dev.wush.it;
 
+import dev.wush.zoo.llama.LlamaArchitecture;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
@@ -15,10 +16,10 @@ import dev.wush.translators.TokenWindows;
 import dev.wush.translators.WindowLosses;
 import dev.wush.zoo.llama.LlamaForCausalLM;
 import dev.wush.zoo.llama.LlamaLoader;
-import dev.wush.zoo.quant.HiddenPrecision;
-import dev.wush.zoo.quant.LlamaQuantizer;
-import dev.wush.zoo.quant.QuantMethod;
-import dev.wush.zoo.quant.QuantizationConfig;
+import dev.wush.quant.pipeline.HiddenPrecision;
+import dev.wush.quant.pipeline.SequentialQuantizer;
+import dev.wush.quant.pipeline.QuantMethod;
+import dev.wush.quant.pipeline.QuantizationConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -85,7 +86,7 @@ class QuantizedPerplexityTest {
             long[] calib = tokenizer.encodeWithBos(Files.readString(Shared.DIR.resolve("data/tinystories/calib.txt")));
             long[][] windows = Arrays.copyOf(TokenWindows.cut(calib, 256), 128);
             QuantizationConfig config = QuantizationConfig.of(Formats.parse(format), QuantMethod.parse(method), TransformKind.parse(transform));
-            new LlamaQuantizer(config, 4, hidden).quantize(lm, model.getNDManager(), windows, (b, n, r) -> {});
+            new SequentialQuantizer(config, 4, hidden).quantize(new LlamaArchitecture(lm), model.getNDManager(), windows, (b, n, r) -> {});
             try (Predictor<TokenWindows, WindowLosses> predictor = model.newPredictor(new PerplexityTranslator())) {
                 return new PerplexityEvaluator(256, 4).evaluate(predictor, tokenizer, Files.readString(Shared.TINYSTORIES_EVAL)).ppl();
             }

@@ -13,13 +13,13 @@ public record GenerationConfig(int maxNewTokens, double temperature, double topP
 
     public GenerationConfig {
         if (maxNewTokens < 1) {
-            throw new IllegalArgumentException("--max-tokens must be at least 1, got " + maxNewTokens);
+            throw new IllegalArgumentException("maxNewTokens must be at least 1, got " + maxNewTokens);
         }
         if (!(temperature >= 0) || Double.isInfinite(temperature)) {
-            throw new IllegalArgumentException("--temperature must be a finite number ≥ 0, got " + temperature);
+            throw new IllegalArgumentException("temperature must be a finite number ≥ 0, got " + temperature);
         }
         if (!(topP > 0 && topP <= 1)) {
-            throw new IllegalArgumentException("--top-p must be in (0, 1], got " + topP);
+            throw new IllegalArgumentException("topP must be in (0, 1], got " + topP);
         }
     }
 

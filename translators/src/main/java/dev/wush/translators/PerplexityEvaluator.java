@@ -22,10 +22,10 @@ public final class PerplexityEvaluator {
      */
     public PerplexityEvaluator(int window, int batch) {
         if (window < 2) {
-            throw new IllegalArgumentException("--window must be at least 2, got " + window);
+            throw new IllegalArgumentException("window must be at least 2, got " + window);
         }
         if (batch < 1) {
-            throw new IllegalArgumentException("--batch must be at least 1, got " + batch);
+            throw new IllegalArgumentException("batch must be at least 1, got " + batch);
         }
         this.window = window;
         this.batch = batch;

@@ -57,7 +57,7 @@ public final class ModelResolver {
     /** The local directory holding {@code model}'s config, tokenizer and weights. */
     public Path resolve(String model) throws IOException {
         if (model == null || model.isBlank()) {
-            throw new IllegalArgumentException("--model is empty: give a directory, hf:owner/name or a zoo name "
+            throw new IllegalArgumentException("model is empty: give a directory, hf:owner/name or a zoo name "
                     + ModelCatalog.names());
         }
         if (HubModelId.isHubId(model)) {
@@ -69,11 +69,11 @@ public final class ModelResolver {
             return requireModelDir(asPath);
         }
         if (entry == null && Files.exists(asPath)) {
-            throw new IllegalArgumentException("--model " + model + ": a file; give the model's directory (the one holding"
+            throw new IllegalArgumentException("model " + model + ": a file; give the model's directory (the one holding"
                     + " config.json)");
         }
         if (entry == null) {
-            throw new IllegalArgumentException("--model " + model + ": no such directory, and not a zoo name "
+            throw new IllegalArgumentException("model " + model + ": no such directory, and not a zoo name "
                     + ModelCatalog.names() + " or hf:owner/name id");
         }
         return resolve(entry);

@@ -1,5 +1,6 @@
 package dev.wush.zoo;
 
+import dev.wush.zoo.llama.LlamaArchitecture;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.wush.io.SafeTensorsCheckpoint;
@@ -10,12 +11,12 @@ import dev.wush.translators.TokenWindows;
 import dev.wush.zoo.llama.LlamaConfig;
 import dev.wush.zoo.llama.LlamaForCausalLM;
 import dev.wush.zoo.llama.LlamaLoader;
-import dev.wush.zoo.quant.HiddenPrecision;
-import dev.wush.zoo.quant.LlamaQuantizer;
-import dev.wush.zoo.quant.QuantMethod;
-import dev.wush.zoo.quant.QuantizationConfig;
-import dev.wush.zoo.quant.QuantizedCheckpoint;
-import dev.wush.zoo.quant.TransformChoice;
+import dev.wush.quant.pipeline.HiddenPrecision;
+import dev.wush.quant.pipeline.SequentialQuantizer;
+import dev.wush.quant.pipeline.QuantMethod;
+import dev.wush.quant.pipeline.QuantizationConfig;
+import dev.wush.zoo.llama.QuantizedCheckpoint;
+import dev.wush.quant.pipeline.TransformChoice;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Map;
@@ -105,8 +106,8 @@ final class QuantizeOnLoad {
         LlamaForCausalLM lm = new LlamaForCausalLM(c);
         try (SafeTensorsCheckpoint checkpoint = SafeTensorsCheckpoint.open(dir)) {
             LlamaLoader.loadSkeleton(lm, checkpoint, manager, dtype);
-            new LlamaQuantizer(s.config(), 4, s.hidden()).quantize(lm, manager, windows, (b, n, r) -> {},
-                    LlamaQuantizer.fromCheckpoint(lm, checkpoint, manager, dtype));
+            new SequentialQuantizer(s.config(), 4, s.hidden()).quantize(new LlamaArchitecture(lm), manager, windows, (b, n, r) -> {},
+                    new LlamaArchitecture(lm).blockWeights(checkpoint, manager, dtype));
         }
         return lm;
     }

@@ -126,6 +126,21 @@ public final class WushLinear extends NamedBlock {
         layer.close();
     }
 
+    /**
+     * Frees this block's native memory now (its packed layer, device copies and bias) instead of when its manager
+     * closes: for a pipeline that has written a block out and drops it. The block cannot run afterwards.
+     */
+    public void free() {
+        PackedLayer p = packed;
+        if (p != null) {
+            release(p);
+        }
+        NDArray b = bias;
+        if (b != null) {
+            b.close();
+        }
+    }
+
     /** The packed layer: weights, scales, transforms, kernels. */
     public PackedLayer packed() {
         return loaded();

@@ -35,7 +35,7 @@ public record HubModelId(String repo, String revision) {
         try {
             return new HubModelId(repo, revision);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("--model " + text + ": " + e.getMessage()
+            throw new IllegalArgumentException("model " + text + ": " + e.getMessage()
                     + " (expected hf:owner/name or hf:owner/name@revision)");
         }
     }

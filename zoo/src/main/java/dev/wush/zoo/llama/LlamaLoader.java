@@ -29,8 +29,8 @@ public final class LlamaLoader {
      * @param dtype the type weights are held and computed in (float32 unless memory is short)
      */
     public static LlamaForCausalLM load(Path modelDir, NDManager manager, DataType dtype) throws IOException {
-        if (dev.wush.zoo.quant.QuantizedCheckpoint.isQuantized(modelDir)) {
-            return dev.wush.zoo.quant.QuantizedCheckpoint.load(modelDir, manager, dtype); // WUSH-quantized: no calibration needed
+        if (dev.wush.zoo.llama.QuantizedCheckpoint.isQuantized(modelDir)) {
+            return dev.wush.zoo.llama.QuantizedCheckpoint.load(modelDir, manager, dtype); // WUSH-quantized: no calibration needed
         }
         LlamaConfig config = LlamaConfig.load(modelDir);
         LlamaForCausalLM lm = new LlamaForCausalLM(config);

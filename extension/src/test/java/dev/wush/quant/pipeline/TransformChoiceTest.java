@@ -1,4 +1,4 @@
-package dev.wush.zoo.quant;
+package dev.wush.quant.pipeline;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

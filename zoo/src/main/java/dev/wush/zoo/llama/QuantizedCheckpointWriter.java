@@ -1,5 +1,8 @@
-package dev.wush.zoo.quant;
+package dev.wush.zoo.llama;
 
+import dev.wush.quant.pipeline.LayerReport;
+import dev.wush.quant.pipeline.QuantizationConfig;
+import dev.wush.quant.pipeline.SequentialQuantizer;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
@@ -21,8 +24,6 @@ import dev.wush.quant.format.Formats;
 import dev.wush.quant.format.Nvfp4;
 import dev.wush.quant.format.QuantizedMatrix;
 import dev.wush.quant.transform.TransformKind;
-import dev.wush.zoo.llama.LlamaForCausalLM;
-import dev.wush.zoo.llama.LlamaLoader;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -91,17 +92,17 @@ public final class QuantizedCheckpointWriter implements AutoCloseable {
     }
 
     /**
-     * The pipeline's output for a streaming run ({@link LlamaQuantizer#quantize(LlamaForCausalLM,
-     * ai.djl.ndarray.NDManager, long[][], LlamaQuantizer.Listener, LlamaQuantizer.BlockWeights,
-     * LlamaQuantizer.BlockOutput)}): each decoder block is written as soon as it is done and then released
-     * from the model ({@link LlamaQuantizer#release}), and a float32 embedding table is freed once the
+     * The pipeline's output for a streaming run ({@link SequentialQuantizer#quantize(dev.wush.quant.pipeline.DecoderArchitecture,
+     * ai.djl.ndarray.NDManager, long[][], SequentialQuantizer.Listener, SequentialQuantizer.BlockWeights,
+     * SequentialQuantizer.BlockOutput)}): each decoder block is written as soon as it is done and then released
+     * from the model ({@link SequentialQuantizer#release}), and a float32 embedding table is freed once the
      * calibration windows are embedded when this writer copies it from the source. Memory then holds
      * neither the original model nor the quantized one. A failed write is passed through
      * {@code onWriteFailure} (to say where it was writing).
      */
-    public LlamaQuantizer.BlockOutput streaming(UnaryOperator<IOException> onWriteFailure) {
+    public SequentialQuantizer.BlockOutput streaming(UnaryOperator<IOException> onWriteFailure) {
         String embedding = "model.embed_tokens.weight";
-        return new LlamaQuantizer.BlockOutput() {
+        return new SequentialQuantizer.BlockOutput() {
             @Override
             public void embedded() {
                 ai.djl.nn.Parameter table = LlamaLoader.parameter(lm, embedding);
@@ -117,7 +118,7 @@ public final class QuantizedCheckpointWriter implements AutoCloseable {
                 } catch (IOException e) {
                     throw onWriteFailure.apply(e);
                 }
-                LlamaQuantizer.release(lm, block);
+                SequentialQuantizer.release(new LlamaArchitecture(lm), block);
             }
         };
     }

@@ -1,5 +1,8 @@
-package dev.wush.zoo.quant;
+package dev.wush.zoo.llama;
 
+import dev.wush.quant.pipeline.LayerReport;
+import dev.wush.quant.pipeline.QuantizationConfig;
+import dev.wush.quant.pipeline.TransformChoice;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
@@ -30,11 +33,6 @@ import dev.wush.quant.layer.QuantizedLayer;
 import dev.wush.quant.transform.BlockTransform;
 import dev.wush.quant.transform.TransformKind;
 import dev.wush.quant.transform.Transforms;
-import dev.wush.zoo.llama.LlamaConfig;
-import dev.wush.zoo.llama.LlamaForCausalLM;
-import dev.wush.zoo.llama.LlamaLoader;
-import dev.wush.zoo.llama.MappedLinear;
-import dev.wush.zoo.llama.TokenEmbedding;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;

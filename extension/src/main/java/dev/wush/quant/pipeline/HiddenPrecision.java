@@ -1,4 +1,4 @@
-package dev.wush.zoo.quant;
+package dev.wush.quant.pipeline;
 
 import java.util.Locale;
 

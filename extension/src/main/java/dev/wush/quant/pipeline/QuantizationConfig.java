@@ -1,4 +1,4 @@
-package dev.wush.zoo.quant;
+package dev.wush.quant.pipeline;
 
 import dev.wush.quant.format.QuantFormat;
 import dev.wush.quant.transform.TransformKind;

@@ -1,4 +1,4 @@
-package dev.wush.zoo.quant;
+package dev.wush.quant.pipeline;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -68,7 +68,7 @@ final class LinearQuantizer {
         switch (config.transform()) {
             case TransformChoice.Fixed f -> {
                 chosen = quantize(input, f.kind());
-                reason = "fixed by --transform";
+                reason = "fixed";
             }
             case TransformChoice.ByKurtosis k -> {
                 chosen = quantize(input, kurtosisKind);

@@ -1,4 +1,4 @@
-package dev.wush.zoo.quant;
+package dev.wush.quant.pipeline;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -24,7 +24,7 @@ import java.util.regex.Pattern;
  * Quantizes the {@code Linear} blocks of any DJL block tree — a user's own {@code SequentialBlock}
  * MLP as well as a whole model — in one calibration pass: every selected linear's input Hessian is
  * accumulated while the calibration batches run through the unquantized tree, then each linear is
- * quantized and replaced by a {@code WushLinear}. (For Llama models, {@link LlamaQuantizer} runs the
+ * quantized and replaced by a {@code WushLinear}. (For decoder-only models, {@link SequentialQuantizer} runs the
  * sequential block-by-block pipeline instead.)
  */
 public final class BlockQuantizer {

@@ -1,4 +1,4 @@
-package dev.wush.zoo.quant;
+package dev.wush.quant.pipeline;
 
 import ai.djl.nn.core.Linear;
 import dev.wush.nn.BlockPaths;

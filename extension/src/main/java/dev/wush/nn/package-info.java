@@ -1,0 +1,2 @@
+/** Block-tree helpers: named children, paths, replacement, views of engine arrays. */
+package dev.wush.nn;

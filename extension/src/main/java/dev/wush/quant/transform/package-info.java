@@ -1,0 +1,2 @@
+/** The per-block transforms of METHOD.md: identity, Hadamard, random rotations, WUS and WUSH. */
+package dev.wush.quant.transform;
