@@ -20,6 +20,7 @@ import dev.wush.kernel.KernelThreads;
 import dev.wush.translators.TextTokenizer;
 import dev.wush.zoo.hub.ConsoleDownloadProgress;
 import dev.wush.zoo.hub.DownloadListener;
+import dev.wush.zoo.hub.HfRepository;
 import dev.wush.zoo.llama.LlamaConfig;
 import dev.wush.zoo.llama.LlamaForCausalLM;
 import dev.wush.zoo.llama.LlamaLoader;
@@ -72,15 +73,10 @@ public final class LlamaModelLoader implements ModelLoader {
     @Override
     public <I, O> ZooModel<I, O> loadModel(Criteria<I, O> criteria)
             throws IOException, ModelNotFoundException, MalformedModelException {
-        Device device = criteria.getDevice();
-        if (device != null && !device.equals(Device.cpu())) {
-            throw new ModelNotFoundException("Llama models load on the CPU PyTorch engine; device " + device
-                    + " is not supported by this loader");
-        }
         Map<String, Object> args = criteria.getArguments() == null ? Map.of() : criteria.getArguments();
-        threads(args.get("threads"));
+        Progress progress = criteria.getProgress();
         ModelResolver resolver = ModelResolver.fromEnvironment(
-                criteria.getProgress() == null ? DownloadListener.SILENT : new ConsoleDownloadProgress());
+                progress == null ? DownloadListener.SILENT : HfRepository.listener(progress));
         Path dir;
         if (entry != null) {
             dir = resolver.resolve(entry);
@@ -88,11 +84,12 @@ public final class LlamaModelLoader implements ModelLoader {
             Object source = args.get("model");
             if (source == null) {
                 throw new ModelNotFoundException("criteria for " + WushModelZoo.GROUP_ID + ":" + WushModelZoo.ANY_LLAMA
-                        + " need optArgument(\"model\", <directory or hf:owner/name>)");
+                        + " need optArgument(\"model\", <directory or hf:owner/name>), or use optModelUrls(\"hf://owner/name\")"
+                        + " or LlamaBlockFactory.criteria(...).optModelPath(dir)");
             }
             dir = resolver.resolve(source.toString());
         }
-        return load(dir, criteria, dtype(args.get("dtype"), dir));
+        return load(dir, criteria, progress);
     }
 
     /**
@@ -132,25 +129,19 @@ public final class LlamaModelLoader implements ModelLoader {
         };
     }
 
-    private <I, O> ZooModel<I, O> load(Path dir, Criteria<I, O> criteria, DataType dtype)
+    private <I, O> ZooModel<I, O> load(Path dir, Criteria<I, O> criteria, Progress progress)
             throws IOException, MalformedModelException {
         Map<String, Object> arguments = criteria.getArguments() == null ? Map.of() : criteria.getArguments();
-        // checked before any weight is read: a bad argument or calibration file fails in milliseconds
-        QuantizeOnLoad.Settings quantization = arguments.containsKey("quantization")
-                ? QuantizeOnLoad.settings(dir, arguments) : null;
-        Model model = Model.newInstance(getArtifactId(), Device.cpu(), "PyTorch");
+        Model model = Model.newInstance(getArtifactId(), criteria.getDevice(), "PyTorch");
         try {
-            LlamaForCausalLM lm = quantization == null
-                    ? LlamaLoader.load(dir, model.getNDManager(), dtype)
-                    : QuantizeOnLoad.load(dir, model.getNDManager(), dtype, quantization); // block by block
-            model.setBlock(lm);
-            model.setDataType(dtype);
-            model.setProperty(MODEL_DIR, dir.toAbsolutePath().toString());
-            TranslatorFactory factory = criteria.getTranslatorFactory();
-            if (factory == null || !factory.isSupported(criteria.getInputClass(), criteria.getOutputClass())) {
-                factory = new LlamaTranslatorFactory();
+            LlamaBlockFactory factory = new LlamaBlockFactory();
+            factory.setProgress(progress);
+            model.setBlock(factory.newBlock(model, dir, arguments));
+            TranslatorFactory translators = criteria.getTranslatorFactory();
+            if (translators == null || !translators.isSupported(criteria.getInputClass(), criteria.getOutputClass())) {
+                translators = new LlamaTranslatorFactory();
             }
-            Translator<I, O> translator = factory.newInstance(criteria.getInputClass(), criteria.getOutputClass(), model, arguments);
+            Translator<I, O> translator = translators.newInstance(criteria.getInputClass(), criteria.getOutputClass(), model, arguments);
             return new ZooModel<>(model, translator);
         } catch (CheckpointException e) {
             model.close();
@@ -188,7 +179,7 @@ public final class LlamaModelLoader implements ModelLoader {
     @Override
     public <I, O> void downloadModel(Criteria<I, O> criteria, Progress progress) throws IOException {
         if (entry != null) {
-            ModelResolver.fromEnvironment(new ConsoleDownloadProgress()).resolve(entry);
+            ModelResolver.fromEnvironment(progress == null ? new ConsoleDownloadProgress() : HfRepository.listener(progress)).resolve(entry);
         }
     }
 

@@ -97,6 +97,12 @@ final class QuantizeOnLoad {
      * then each decoder block when calibration reaches it, so memory holds one full-precision block.
      */
     static LlamaForCausalLM load(Path dir, NDManager manager, DataType dtype, Settings s) throws IOException {
+        return load(dir, manager, dtype, s, null);
+    }
+
+    /** As {@link #load(Path, NDManager, DataType, Settings)}, telling {@code progress} (may be null) of each decoder block done. */
+    static LlamaForCausalLM load(Path dir, NDManager manager, DataType dtype, Settings s, ai.djl.util.Progress progress)
+            throws IOException {
         LlamaConfig c = LlamaConfig.load(dir);
         long[] tokens;
         try (TextTokenizer tokenizer = TextTokenizer.load(dir, c.bosTokenId(), c.eosTokenIds().stream().map(Integer::longValue).toList())) {
@@ -106,8 +112,18 @@ final class QuantizeOnLoad {
         LlamaForCausalLM lm = new LlamaForCausalLM(c);
         try (SafeTensorsCheckpoint checkpoint = SafeTensorsCheckpoint.open(dir)) {
             LlamaLoader.loadSkeleton(lm, checkpoint, manager, dtype);
-            new SequentialQuantizer(s.config(), 4, s.hidden()).quantize(new LlamaArchitecture(lm), manager, windows, (b, n, r) -> {},
-                    new LlamaArchitecture(lm).blockWeights(checkpoint, manager, dtype));
+            LlamaArchitecture architecture = new LlamaArchitecture(lm);
+            if (progress != null) {
+                progress.reset("Quantizing " + dir.getFileName(), architecture.blocks());
+            }
+            int[] blocksDone = {0};
+            new SequentialQuantizer(s.config(), 4, s.hidden()).quantize(architecture, manager, windows, (b, n, r) -> {},
+                    architecture.blockWeights(checkpoint, manager, dtype), block -> {
+                        if (progress != null && block + 1 > blocksDone[0]) {
+                            blocksDone[0] = block + 1;
+                            progress.update(blocksDone[0], "block " + (block + 1) + "/" + architecture.blocks());
+                        }
+                    });
         }
         return lm;
     }

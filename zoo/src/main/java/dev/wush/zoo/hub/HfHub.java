@@ -81,7 +81,14 @@ public final class HfHub {
 
     /** Settings from the process environment, as {@code huggingface_hub} reads them. */
     public static Builder fromEnvironment() {
-        return fromEnvironment(System.getenv(), Path.of(System.getProperty("user.home")));
+        Map<String, String> settings = new java.util.HashMap<>();
+        for (String name : List.of("HF_ENDPOINT", "HF_HOME", "XDG_CACHE_HOME", "HF_HUB_CACHE", "HF_TOKEN", "HF_TOKEN_PATH", "HF_HUB_OFFLINE")) {
+            String value = ai.djl.util.Utils.getEnvOrSystemProperty(name); // as DJL reads settings: the variable, else -D
+            if (value != null) {
+                settings.put(name, value);
+            }
+        }
+        return fromEnvironment(settings, Path.of(System.getProperty("user.home")));
     }
 
     /**

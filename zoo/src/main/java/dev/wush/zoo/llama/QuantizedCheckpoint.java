@@ -82,6 +82,20 @@ public final class QuantizedCheckpoint {
     static final String LIBRARY = "wush-djl";
     static final String REPORT_FILE = "report.json";
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(QuantizedCheckpoint.class);
+    /**
+     * Written beside the weights: DJL's {@code Criteria.optModelPath(dir)} then builds the model with the zoo's block
+     * factory; the criteria name the translator ({@code optTranslatorFactory(new LlamaTranslatorFactory())}), because
+     * DJL picks it before it reads this file.
+     */
+    public static final String SERVING_FILE = "serving.properties";
+    /** Its content: the engine, the zoo's block factory, and no DJL parameter file to read. */
+    public static final String SERVING_PROPERTIES = """
+            # DJL: Criteria.builder().setTypes(...).optModelPath(this directory)
+            #          .optTranslatorFactory(new dev.wush.zoo.LlamaTranslatorFactory())   (see docs/java-api.md)
+            engine=PyTorch
+            blockFactory=dev.wush.zoo.LlamaBlockFactory
+            option.hasParameter=false
+            """;
     static final List<String> TOKENIZER_FILES = List.of(
             "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json");
 
@@ -129,7 +143,7 @@ public final class QuantizedCheckpoint {
             q = null;
         }
         boolean ours = q != null && q.get("library") instanceof JsonPrimitive library && LIBRARY.equals(library.getAsString());
-        Set<String> own = new HashSet<>(List.of("config.json", SafeTensorsCheckpoint.SINGLE_FILE, REPORT_FILE));
+        Set<String> own = new HashSet<>(List.of("config.json", SafeTensorsCheckpoint.SINGLE_FILE, REPORT_FILE, SERVING_FILE));
         own.addAll(TOKENIZER_FILES);
         if (ours && q.has("files") && q.get("files").isJsonArray()) { // the manifest of what save wrote
             own.clear();

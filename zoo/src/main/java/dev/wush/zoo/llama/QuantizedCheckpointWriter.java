@@ -167,6 +167,8 @@ public final class QuantizedCheckpointWriter implements AutoCloseable {
             Files.writeString(dir.resolve(QuantizedCheckpoint.REPORT_FILE), new GsonBuilder().setPrettyPrinting().create().toJson(report));
             files.add(QuantizedCheckpoint.REPORT_FILE);
         }
+        Files.writeString(dir.resolve(QuantizedCheckpoint.SERVING_FILE), QuantizedCheckpoint.SERVING_PROPERTIES);
+        files.add(QuantizedCheckpoint.SERVING_FILE);
         for (String name : QuantizedCheckpoint.TOKENIZER_FILES) {
             if (Files.isRegularFile(source.resolve(name))) {
                 try (InputStream in = Files.newInputStream(source.resolve(name))) {
