@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
  * Calibration hidden states held in 16 bits (the memory option of a large model's streaming run) on a
  * real model: stories260K, MXFP4, RTN + WUSH — the cell whose transforms depend most on the
  * calibration statistics. Each 16-bit run lands within {@value #BOUND_PERCENT}% of the float32 run's
- * perplexity; the README's table gives all 24 cells.
+ * perplexity; docs/results.md gives all 24 cells.
  */
 class CalibrationHiddenPrecisionTest {
 

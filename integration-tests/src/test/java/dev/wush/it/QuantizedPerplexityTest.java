@@ -41,7 +41,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * model runs on the packed kernels, whose quantization is bit-identical native and in Java.
  *
  * <p>{@code -Dwush.test.calibHidden=bf16|fp16} runs the same grid with the calibration hidden states held
- * in 16 bits (the README's table of that effect comes from such runs); the default is float32.
+ * in 16 bits (the table of that effect in docs/results.md comes from such runs); the default is float32.
  */
 class QuantizedPerplexityTest {
 

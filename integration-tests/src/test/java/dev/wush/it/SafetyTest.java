@@ -39,7 +39,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The guarantees of the README's "Safety" section, tried as a hostile user would: what
+ * The guarantees of the "Safety" section of docs/command-line.md, tried as a hostile user would: what
  * {@code --overwrite} may delete, atomic replacement, inputs validated before any work, and one clear
  * line for every bad input.
  */
