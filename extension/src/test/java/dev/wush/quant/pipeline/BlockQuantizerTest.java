@@ -52,6 +52,17 @@ class BlockQuantizerTest {
         return out;
     }
 
+    /** ‖after − before‖² / ‖before‖². */
+    static double normalisedError(float[] before, float[] after) {
+        double err = 0;
+        double ref = 0;
+        for (int i = 0; i < before.length; i++) {
+            err += (after[i] - before[i]) * (after[i] - before[i]);
+            ref += before[i] * before[i];
+        }
+        return err / ref;
+    }
+
     @Test
     void quantizesASequentialBlockMlp() {
         try (NDManager m = NDManager.newBaseManager("PyTorch")) {
@@ -71,13 +82,8 @@ class BlockQuantizerTest {
                 assertEquals(r.candidates().values().stream().mapToDouble(Double::doubleValue).min().orElseThrow(), r.error(), 1e-12);
             }
             float[] after = block.forward(new ParameterStore(m, false), new NDList(probe), false).head().toFloatArray();
-            double err = 0;
-            double ref = 0;
-            for (int i = 0; i < before.length; i++) {
-                err += (after[i] - before[i]) * (after[i] - before[i]);
-                ref += before[i] * before[i];
-            }
-            assertTrue(err / ref < 0.05, "normalised output error " + err / ref);
+            double error = normalisedError(before, after);
+            assertTrue(error < 0.05, "normalised output error " + error);
         }
     }
 
