@@ -11,6 +11,9 @@ import dev.wush.translators.PerplexityTranslator;
 import dev.wush.translators.TextGenerationTranslator;
 import dev.wush.translators.TextTokenizer;
 import dev.wush.translators.TokenWindows;
+import dev.wush.translators.tasks.ChoiceScores;
+import dev.wush.translators.tasks.ContextChoices;
+import dev.wush.translators.tasks.ContinuationTranslator;
 import dev.wush.translators.WindowLosses;
 import dev.wush.zoo.llama.LlamaForCausalLM;
 import java.io.IOException;
@@ -22,12 +25,14 @@ import java.util.UUID;
 /**
  * Translators for a loaded Llama model: {@code String → String} generates a continuation (criteria
  * arguments {@code maxNewTokens}, {@code temperature}, {@code topP}, {@code seed}), and
- * {@code TokenWindows → WindowLosses} scores token windows for perplexity.
+ * {@code TokenWindows → WindowLosses} scores token windows for perplexity; {@code ContextChoices → ChoiceScores}
+ * scores continuations after a context (zero-shot tasks, {@link dev.wush.translators.tasks.TaskEvaluator}).
  */
 public final class LlamaTranslatorFactory implements TranslatorFactory {
 
     private static final Set<Pair<Type, Type>> TYPES = Set.of(
-            new Pair<>(String.class, String.class), new Pair<>(TokenWindows.class, WindowLosses.class));
+            new Pair<>(String.class, String.class), new Pair<>(TokenWindows.class, WindowLosses.class),
+            new Pair<>(ContextChoices.class, ChoiceScores.class));
 
     @Override
     public Set<Pair<Type, Type>> getSupportedTypes() {
@@ -40,6 +45,9 @@ public final class LlamaTranslatorFactory implements TranslatorFactory {
             throws TranslateException {
         if (input == TokenWindows.class && output == WindowLosses.class) {
             return (Translator<I, O>) new PerplexityTranslator();
+        }
+        if (input == ContextChoices.class && output == ChoiceScores.class) {
+            return (Translator<I, O>) new ContinuationTranslator();
         }
         if (input == String.class && output == String.class) {
             GenerationConfig config = new GenerationConfig(
@@ -58,6 +66,7 @@ public final class LlamaTranslatorFactory implements TranslatorFactory {
             }
         }
         throw new IllegalArgumentException("no Llama translator from " + input.getName() + " to " + output.getName()
-                + "; supported: String→String (generation), TokenWindows→WindowLosses (perplexity)");
+                + "; supported: String→String (generation), TokenWindows→WindowLosses (perplexity),"
+                + " ContextChoices→ChoiceScores (task log-likelihoods)");
     }
 }
