@@ -16,7 +16,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = WushCli.Version.class,
         description = "Data-aware FP4 quantization of Llama-family models for Deep Java Library.",
-        subcommands = {EvalCommand.class, EvalTasksCommand.class, GenerateCommand.class, LayerReportCommand.class, QuantizeCommand.class, BenchQuantCommand.class,
+        subcommands = {EvalCommand.class, EvalTasksCommand.class, CompareCommand.class, GenerateCommand.class, LayerReportCommand.class, QuantizeCommand.class, BenchQuantCommand.class,
             MakeModelCommand.class, BenchScaleCommand.class,
             CommandLine.HelpCommand.class})
 public final class WushCli {

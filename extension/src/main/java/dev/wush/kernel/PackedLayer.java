@@ -224,6 +224,22 @@ public final class PackedLayer implements AutoCloseable {
         return kernels;
     }
 
+    /**
+     * Bits this layer takes in a saved checkpoint: 4-bit codes and scale codes over (out, padded in), the float32
+     * transforms of data-aware kinds (identity and Hadamard are rebuilt, not stored) and NVFP4's 32-bit global scale.
+     */
+    public long checkpointBits() {
+        long groups = paddedIn / d;
+        long bits = (long) out * paddedIn * 4 + (long) out * groups * format.scaleBits();
+        if (kind != TransformKind.IDENTITY && kind != TransformKind.HADAMARD) {
+            bits += groups * d * d * 32;
+        }
+        if (format instanceof Nvfp4) {
+            bits += 32;
+        }
+        return bits;
+    }
+
     /** Bytes this layer keeps in memory: codes, scales, transforms and the scale table. */
     public long residentBytes() {
         return codes.byteSize() + scaleCodes.byteSize() + transformsT.byteSize() + scaleValues.byteSize();

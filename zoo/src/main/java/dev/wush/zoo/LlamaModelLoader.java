@@ -166,9 +166,12 @@ public final class LlamaModelLoader implements ModelLoader {
 
     /** The tokenizer of a model this loader loaded, with the config's BOS and EOS ids. */
     public static TextTokenizer tokenizer(Model model) throws IOException {
-        LlamaConfig config = ((LlamaForCausalLM) model.getBlock()).config();
-        return TextTokenizer.load(modelDir(model), config.bosTokenId(),
-                config.eosTokenIds().stream().map(Integer::longValue).toList());
+        return tokenizer(modelDir(model), ((LlamaForCausalLM) model.getBlock()).config());
+    }
+
+    /** The tokenizer of a checkpoint directory, with its config's BOS and EOS ids. */
+    public static TextTokenizer tokenizer(Path dir, LlamaConfig config) throws IOException {
+        return TextTokenizer.load(dir, config.bosTokenId(), config.eosTokenIds().stream().map(Integer::longValue).toList());
     }
 
     @Override
