@@ -289,7 +289,18 @@ final class CompareCommand implements Callable<Integer> {
         }
         ComparisonCharts.perplexity(dir.resolve("perplexity.png"), name + ": perplexity on " + data.getFileName(), baseline.ppl(), ppl,
                 paints);
-        ComparisonCharts.layerErrors(dir.resolve("layer-error.png"), name + ": calibration output error per layer", layers);
+        java.util.Set<String> gptq = new java.util.HashSet<>();
+        java.util.Set<String> mxfp4 = new java.util.HashSet<>();
+        for (Row r : rows) {
+            if (r.quantization().method() == QuantMethod.GPTQ) {
+                gptq.add(r.config());
+            }
+            if (Formats.label(r.quantization().format()).startsWith("mxfp4")) {
+                mxfp4.add(r.config());
+            }
+        }
+        ComparisonCharts.layerErrors(dir.resolve("layer-error.png"), name + ": calibration output error per layer (colour: transform;"
+                + " dashed: GPTQ; thick: MXFP4)", layers, paints, gptq, mxfp4);
         md.append("\n![perplexity per configuration](perplexity.png)\n\n![calibration output error per layer](layer-error.png)\n");
         int adaptive = 0;
         for (Row r : rows) {

@@ -73,8 +73,13 @@ final class ComparisonCharts {
         return kind == null ? Color.DARK_GRAY : COLORS.get(kind);
     }
 
-    /** Per-layer calibration output error, one line per configuration, layers in pipeline order. */
-    static void layerErrors(Path file, String title, Map<String, List<LayerReport>> reports) throws IOException {
+    /**
+     * Per-layer calibration output error, one line per configuration, layers in pipeline order: coloured by transform
+     * ({@code paints}), solid for RTN and dashed for GPTQ ({@code dashed}), thick for MXFP4 and thin for NVFP4
+     * ({@code thick}).
+     */
+    static void layerErrors(Path file, String title, Map<String, List<LayerReport>> reports, Map<String, Paint> paints,
+            java.util.Set<String> dashed, java.util.Set<String> thick) throws IOException {
         XYSeriesCollection data = new XYSeriesCollection();
         reports.forEach((config, layers) -> {
             XYSeries series = new XYSeries(config);
@@ -89,7 +94,12 @@ final class ComparisonCharts {
         y.setNumberFormatOverride(new java.text.DecimalFormat("0.###E0"));
         XYLineAndShapeRenderer renderer = new XYLineAndShapeRenderer(true, false);
         for (int i = 0; i < data.getSeriesCount(); i++) {
-            renderer.setSeriesStroke(i, new BasicStroke(1.5f));
+            String config = (String) data.getSeriesKey(i);
+            float width = thick.contains(config) ? 2.2f : 1.0f;
+            renderer.setSeriesStroke(i, dashed.contains(config)
+                    ? new BasicStroke(width, BasicStroke.CAP_BUTT, BasicStroke.JOIN_MITER, 10f, new float[] {6f, 4f}, 0f)
+                    : new BasicStroke(width));
+            renderer.setSeriesPaint(i, paints.getOrDefault(config, Color.DARK_GRAY));
         }
         NumberAxis x = new NumberAxis("layer (block by block, in forward order)");
         x.setStandardTickUnits(NumberAxis.createIntegerTickUnits());

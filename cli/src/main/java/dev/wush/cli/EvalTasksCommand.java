@@ -103,14 +103,22 @@ final class EvalTasksCommand implements Callable<Integer> {
         }
         System.out.printf(Locale.ROOT, "%-16s %6s %16s %16s %12s%n", "task", "items", "acc", "acc_norm", "perplexity");
         double sum = 0;
+        double sumNorm = 0;
+        int withNorm = 0;
         for (TaskResult r : results) {
+            if (!Double.isNaN(r.accNorm())) {
+                sumNorm += r.accNorm();
+                withNorm++;
+            }
             System.out.printf(Locale.ROOT, "%-16s %6d %16s %16s %12s%n", r.task().label(), r.items(), pm(r.acc(), r.accStderr()),
                     pm(r.accNorm(), r.accNormStderr()), Double.isNaN(r.perplexity()) ? "" : String.format(Locale.ROOT, "%.3f", r.perplexity()));
             sum += r.acc();
         }
         double average = sum / results.size();
-        System.out.printf(Locale.ROOT, "%s: average acc %.4f over %d task%s%n", dir.getFileName(), average, results.size(),
-                results.size() == 1 ? "" : "s");
+        double averageNorm = withNorm == 0 ? Double.NaN : sumNorm / withNorm;
+        System.out.printf(Locale.ROOT, "%s: average acc %.4f over %d task%s%s%n", dir.getFileName(), average, results.size(),
+                results.size() == 1 ? "" : "s", withNorm == 0 ? ""
+                        : String.format(Locale.ROOT, "; average acc_norm %.4f over the %d that report it", averageNorm, withNorm));
         if (json) {
             JsonObject o = new JsonObject();
             JsonObject per = new JsonObject();
@@ -127,6 +135,7 @@ final class EvalTasksCommand implements Callable<Integer> {
             }
             o.add("tasks", per);
             o.addProperty("average_acc", average);
+            put(o, "average_acc_norm", averageNorm);
             System.out.println(o);
         }
         return 0;

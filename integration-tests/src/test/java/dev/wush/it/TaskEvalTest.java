@@ -163,6 +163,8 @@ class TaskEvalTest {
         assertTrue(tasks.getAsJsonObject("lambada_openai").get("perplexity").getAsDouble() > 1);
         double mean = (tasks.getAsJsonObject("piqa").get("acc").getAsDouble() + tasks.getAsJsonObject("lambada_openai").get("acc").getAsDouble()) / 2;
         assertEquals(mean, o.get("average_acc").getAsDouble(), 1e-12);
+        assertEquals(tasks.getAsJsonObject("piqa").get("acc_norm").getAsDouble(), o.get("average_acc_norm").getAsDouble(), 1e-12,
+                "LAMBADA reports no acc_norm, so the average is PIQA's");
 
         CliTest.Run bad = wush("eval-tasks", "--model", "stories260K", "--task", "mmlu=" + piqa);
         assertEquals(2, bad.code());
