@@ -366,7 +366,7 @@ class SafetyTest {
         assertOneLine(quantize("stories260K", tmp.resolve("never3"), "--transform", "adaptive:kurtosis=NaN"), "NaN");
         Run typo = wush("evl", "--model", "stories260K");
         assertEquals(2, typo.code());
-        assertTrue(typo.err().strip().startsWith("wush: error: ") && typo.err().contains("did you mean eval?")
+        assertTrue(typo.err().strip().startsWith("wush: error: ") && typo.err().contains("did you mean eval")
                 && typo.err().strip().lines().count() == 1, typo.err());
         assertOneLine(wush("eval", "--model", calib.toString(), "--data", calib.toString()), "--model", "a file");
     }
