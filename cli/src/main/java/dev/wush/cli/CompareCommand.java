@@ -31,7 +31,6 @@ import dev.wush.translators.tasks.ContinuationTranslator;
 import dev.wush.translators.tasks.Task;
 import dev.wush.translators.tasks.TaskEvaluator;
 import dev.wush.translators.tasks.TaskItem;
-import dev.wush.translators.tasks.TaskReader;
 import dev.wush.translators.tasks.TaskResult;
 import dev.wush.zoo.LlamaModelLoader;
 import dev.wush.zoo.llama.LlamaArchitecture;
@@ -110,15 +109,7 @@ final class CompareCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--configs: " + spec + " is given twice");
             }
         }
-        Map<Task, List<TaskItem>> taskItems = new LinkedHashMap<>();
-        for (String spec : tasks) {
-            int eq = spec.indexOf('=');
-            if (eq <= 0) {
-                throw new IllegalArgumentException("--task " + spec + ": expected NAME=FILE");
-            }
-            Task task = Task.parse(spec.substring(0, eq));
-            taskItems.put(task, TaskReader.read(task, Path.of(spec.substring(eq + 1)), limit));
-        }
+        Map<Task, List<TaskItem>> taskItems = EvalTasksCommand.read(tasks, limit);
         model.check();
         calibration.check();
         String text = TextFiles.read(data, "--data");
@@ -128,30 +119,31 @@ final class CompareCommand implements Callable<Integer> {
             target.checkNotInput(dir);
             LlamaConfig config = ModelOptions.config(dir);
             calibration.check(config, dir);
-            config.requireWindow("--window", calibration.window, dir);
             if (QuantizedCheckpoint.isQuantized(dir)) {
                 throw new IllegalArgumentException("--model " + model.model + " is already WUSH-quantized; compare from its full-precision source");
             }
             DataType dtype = LlamaModelLoader.dtype(model.dtype, dir);
-            long[][] windows;
-            long[] evalTokens;
-            try (TextTokenizer tokenizer = LlamaModelLoader.tokenizer(dir, config)) { // calibration and data encoded once for all runs
-                windows = calibration.windows(tokenizer, System.err);
-                evalTokens = tokenizer.encodeWithBos(text);
-            }
-            PerplexityEvaluator perplexity = new PerplexityEvaluator(calibration.window, batch);
-            perplexity.windowCount(evalTokens);
             List<Row> rows = new ArrayList<>();
             Row baseline;
-            try (ProgressBar bar = Progress.bar("compare", 2L * grid.size() + 1, "steps")) {
+            long[][] windows;
+            long evalLength;
+            // one tokenizer for the whole grid: calibration and data are encoded once, the tasks use it in every run
+            try (TextTokenizer tokenizer = LlamaModelLoader.tokenizer(dir, config);
+                    ProgressBar bar = Progress.bar("compare", 2L * grid.size() + 1, "steps")) {
+                windows = calibration.windows(tokenizer, System.err);
+                long[] evalTokens = tokenizer.encodeWithBos(text);
+                evalLength = evalTokens.length;
+                PerplexityEvaluator perplexity = new PerplexityEvaluator(calibration.window, batch);
+                perplexity.windowCount(evalTokens);
+                TaskEvaluator tasksEvaluator = new TaskEvaluator(tokenizer, false, config.maxPositionEmbeddings(), 8);
                 bar.setExtraMessage("fp32");
-                baseline = run(dir, config, dtype, "fp32", null, windows, evalTokens, perplexity, taskItems, bar);
+                baseline = run(dir, dtype, "fp32", null, windows, evalTokens, perplexity, tasksEvaluator, taskItems, bar);
                 for (Map.Entry<String, QuantizationConfig> e : grid.entrySet()) {
                     bar.setExtraMessage(e.getKey());
-                    rows.add(run(dir, config, dtype, e.getKey(), e.getValue(), windows, evalTokens, perplexity, taskItems, bar));
+                    rows.add(run(dir, dtype, e.getKey(), e.getValue(), windows, evalTokens, perplexity, tasksEvaluator, taskItems, bar));
                 }
             }
-            JsonObject report = write(target.staging(), dir, config, baseline, rows, windows, evalTokens.length, taskItems.keySet());
+            JsonObject report = write(target.staging(), dir, config, baseline, rows, windows, evalLength, taskItems.keySet());
             try {
                 target.commit();
             } catch (IOException e) {
@@ -183,8 +175,9 @@ final class CompareCommand implements Callable<Integer> {
     }
 
     /** Loads the model, quantizes it unless {@code quantization} is null, evaluates it. */
-    private Row run(Path dir, LlamaConfig config, DataType dtype, String name, QuantizationConfig quantization, long[][] windows,
-            long[] evalTokens, PerplexityEvaluator perplexity, Map<Task, List<TaskItem>> taskItems, ProgressBar bar) throws Exception {
+    private Row run(Path dir, DataType dtype, String name, QuantizationConfig quantization, long[][] windows, long[] evalTokens,
+            PerplexityEvaluator perplexity, TaskEvaluator tasksEvaluator, Map<Task, List<TaskItem>> taskItems, ProgressBar bar)
+            throws Exception {
         try (Model m = Model.newInstance("compare", Device.cpu(), "PyTorch")) {
             LlamaForCausalLM lm = LlamaLoader.load(dir, m.getNDManager(), dtype);
             m.setBlock(lm);
@@ -203,11 +196,9 @@ final class CompareCommand implements Callable<Integer> {
             }
             List<TaskResult> results = new ArrayList<>();
             if (!taskItems.isEmpty()) {
-                try (TextTokenizer tokenizer = LlamaModelLoader.tokenizer(dir, config);
-                        Predictor<ContextChoices, ChoiceScores> p = m.newPredictor(new ContinuationTranslator())) {
-                    TaskEvaluator evaluator = new TaskEvaluator(tokenizer, false, config.maxPositionEmbeddings(), 8);
+                try (Predictor<ContextChoices, ChoiceScores> p = m.newPredictor(new ContinuationTranslator())) {
                     for (Map.Entry<Task, List<TaskItem>> e : taskItems.entrySet()) {
-                        results.add(TaskEvaluator.metrics(e.getKey(), e.getValue(), evaluator.score(p, e.getValue(), done -> {})));
+                        results.add(TaskEvaluator.metrics(e.getKey(), e.getValue(), tasksEvaluator.score(p, e.getValue(), done -> {})));
                     }
                 }
             }

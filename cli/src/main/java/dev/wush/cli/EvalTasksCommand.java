@@ -55,36 +55,10 @@ final class EvalTasksCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (limit < 0) {
-            throw new IllegalArgumentException("--limit must be 0 (all) or more, got " + limit);
-        }
         if (batch < 1) {
             throw new IllegalArgumentException("--batch must be at least 1, got " + batch);
         }
-        Map<Task, Path> files = new LinkedHashMap<>();
-        for (String spec : tasks) {
-            int eq = spec.indexOf('=');
-            if (eq <= 0 || eq == spec.length() - 1) {
-                throw new IllegalArgumentException("--task " + spec + ": expected NAME=FILE, e.g. piqa=piqa-validation.jsonl");
-            }
-            Task task;
-            try {
-                task = Task.parse(spec.substring(0, eq));
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("--task " + spec + ": " + e.getMessage());
-            }
-            Path file = Path.of(spec.substring(eq + 1));
-            if (!Files.isRegularFile(file)) {
-                throw new IllegalArgumentException("--task " + spec + ": no such file " + file);
-            }
-            if (files.put(task, file) != null) {
-                throw new IllegalArgumentException("--task " + task.label() + " is given twice");
-            }
-        }
-        Map<Task, List<TaskItem>> items = new LinkedHashMap<>();
-        for (Map.Entry<Task, Path> e : files.entrySet()) { // every file read and checked before the model loads
-            items.put(e.getKey(), TaskReader.read(e.getKey(), e.getValue(), limit));
-        }
+        Map<Task, List<TaskItem>> items = read(tasks, limit); // every file read and checked before the model loads
         model.check();
         Path dir = model.resolve();
         int context = ModelOptions.config(dir).maxPositionEmbeddings();
@@ -139,6 +113,38 @@ final class EvalTasksCommand implements Callable<Integer> {
             System.out.println(o);
         }
         return 0;
+    }
+
+    /**
+     * The items of each {@code --task NAME=FILE}, at most {@code limit} each (0: all); a bad spec, an unknown task,
+     * a task given twice or a malformed file is an error naming the option.
+     */
+    static Map<Task, List<TaskItem>> read(List<String> specs, int limit) throws java.io.IOException {
+        if (limit < 0) {
+            throw new IllegalArgumentException("--limit must be 0 (all) or more, got " + limit);
+        }
+        Map<Task, List<TaskItem>> items = new LinkedHashMap<>();
+        for (String spec : specs) {
+            int eq = spec.indexOf('=');
+            if (eq <= 0 || eq == spec.length() - 1) {
+                throw new IllegalArgumentException("--task " + spec + ": expected NAME=FILE, e.g. piqa=piqa-validation.jsonl");
+            }
+            Task task;
+            try {
+                task = Task.parse(spec.substring(0, eq));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("--task " + spec + ": " + e.getMessage());
+            }
+            Path file = Path.of(spec.substring(eq + 1));
+            if (!Files.isRegularFile(file)) {
+                throw new IllegalArgumentException("--task " + spec + ": no such file " + file);
+            }
+            if (items.containsKey(task)) {
+                throw new IllegalArgumentException("--task " + task.label() + " is given twice");
+            }
+            items.put(task, TaskReader.read(task, file, limit));
+        }
+        return items;
     }
 
     private static void put(JsonObject o, String key, double value) {
