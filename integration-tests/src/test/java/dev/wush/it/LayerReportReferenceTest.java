@@ -7,13 +7,25 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.Device;
 import ai.djl.Model;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
 import dev.wush.calib.Activations;
 import dev.wush.nn.BlockPaths;
 import dev.wush.quant.format.Mxfp4;
 import dev.wush.quant.format.Nvfp4;
 import dev.wush.quant.format.QuantFormat;
+import dev.wush.quant.layer.HessianAccumulator;
+import dev.wush.quant.layer.LayerError;
+import dev.wush.quant.layer.LayerInput;
+import dev.wush.quant.layer.LayerTransform;
+import dev.wush.quant.layer.QuantizedLayer;
+import dev.wush.quant.layer.Rtn;
 import dev.wush.quant.layer.RtnErrorTable;
+import dev.wush.quant.transform.BlockTransform;
+import dev.wush.quant.transform.Hadamard;
+import dev.wush.quant.transform.Linalg;
 import dev.wush.quant.transform.TransformKind;
 import dev.wush.translators.TextTokenizer;
 import dev.wush.translators.TokenWindows;
@@ -25,20 +37,30 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
+import org.ejml.data.DMatrixRMaj;
 import org.junit.jupiter.api.Test;
 
 /**
  * The per-linear W4A4 RTN error table of REFERENCE.md (stories260K, decoder block 2, 128 windows of
  * 256 calibration tokens).
  *
- * <p>Identity and Hadamard are fully determined, so they must match to 0.5%. WUSH depends on the
- * eigenvector signs of the solver (under H they change the transform): the reference used the GPU
- * solver's signs, this library a fixed rule. Over random sign choices the errors of these layers
- * spread by up to ±20% around their mean, and the reference values lie inside that spread. So WUSH
- * must win every row, as in the reference, lie within 20% of every reference cell, and within 5% of
- * at least 12 of the 14.
+ * <p>Identity and Hadamard are fully determined, so they must match to 0.5% (measured: 0.1%).
+ *
+ * <p>WUSH depends on the signs of the eigenvectors U in {@code T = H·Λ^(-1/4)·Uᵀ·W'ᵀ}: flipping them by a
+ * diagonal S gives {@code T' = H·S·Hᵀ·T}, a different transform with a different error. The reference took
+ * its signs from the GPU solver; this library fixes them by a rule. Neither is more right, so the test
+ * measures the spread itself: for every WUSH cell it draws {@value #SIGN_SAMPLES} seeded sign choices and
+ * requires the reference value and this library's value to lie inside the range they span, widened by
+ * {@value #SPREAD_MARGIN} of its width on each side (a random draw — which the reference's signs are —
+ * falls outside the range of N others with probability 2/(N+1), 3% for N = 64; the margin absorbs that
+ * tail, and is still far tighter than the 20% a fixed bound would need for k_proj). WUSH must also beat
+ * identity and Hadamard in every row, as in the reference.
  */
 class LayerReportReferenceTest {
+
+    static final int SIGN_SAMPLES = 64;
+    static final double SPREAD_MARGIN = 0.25;
 
     static final List<String> LINEARS = LlamaArchitecture.LINEARS;
     // REFERENCE.md: rows q, k, v, o, gate, up, down; columns MXFP4 I, H, WUSH, NVFP4 I, H, WUSH
@@ -59,38 +81,78 @@ class LayerReportReferenceTest {
         var dir = Shared.model("stories260K");
         try (Model model = Model.newInstance("m", Device.cpu(), "PyTorch");
                 TextTokenizer tokenizer = TextTokenizer.load(dir, 1, List.of(2L))) {
-            LlamaForCausalLM lm = LlamaLoader.load(dir, model.getNDManager(), DataType.FLOAT32);
+            NDManager manager = model.getNDManager();
+            LlamaForCausalLM lm = LlamaLoader.load(dir, manager, DataType.FLOAT32);
             long[] tokens = tokenizer.encodeWithBos(Files.readString(Shared.DIR.resolve("data/tinystories/calib.txt")));
             long[][] windows = Arrays.copyOf(TokenWindows.cut(tokens, 256), 128);
-            Map<String, Activations> inputs = DecoderInputs.capture(new LlamaArchitecture(lm), model.getNDManager(), windows, 2, 4);
-            int withinFive = 0;
+            Map<String, Activations> inputs = DecoderInputs.capture(new LlamaArchitecture(lm), manager, windows, 2, 4);
             List<String> report = new ArrayList<>();
+            List<String> failures = new ArrayList<>();
             for (int row = 0; row < LINEARS.size(); row++) {
                 String name = LINEARS.get(row);
                 Activations x = inputs.get(name);
                 assertEquals(128 * 256, x.rows());
                 float[] w = ((Linear) BlockPaths.find(lm, "model.layers.2." + name)).getParameters().get("weight").getArray().toFloatArray();
-                Map<String, Double> errors = RtnErrorTable.errors(model.getNDManager(), name, w, w.length / x.features(),
-                        x.features(), x.values(), x.rows(), formats, kinds, 0, () -> {});
+                int out = w.length / x.features();
+                Map<String, Double> errors = RtnErrorTable.errors(manager, name, w, out, x.features(), x.values(), x.rows(), formats,
+                        kinds, 0, () -> {});
                 List<Double> cells = List.copyOf(errors.values());
                 for (int c = 0; c < 6; c++) {
                     double want = REFERENCE[row][c];
                     double got = cells.get(c);
-                    double rel = Math.abs(got - want) / want;
-                    report.add(String.format("%s %s: %.5f vs %.5f (%+.1f%%)", name, List.copyOf(errors.keySet()).get(c), got, want,
-                            100 * (got - want) / want));
-                    if (c % 3 == 2) { // WUSH
-                        assertTrue(rel < 0.20, report.getLast());
-                        withinFive += rel < 0.05 ? 1 : 0;
-                    } else {
-                        assertTrue(rel < 0.005, report.getLast());
+                    String line = String.format("%s %s: %.5f vs reference %.5f (%+.1f%%)", name, List.copyOf(errors.keySet()).get(c),
+                            got, want, 100 * (got - want) / want);
+                    if (c % 3 == 2) { // WUSH: inside the spread of sign choices
+                        double[] spread = signSpread(manager, name, w, out, x, formats.get(c / 3), row * 2 + c / 3);
+                        double margin = SPREAD_MARGIN * (spread[1] - spread[0]);
+                        line += String.format("; %d sign choices: %.5f .. %.5f", SIGN_SAMPLES, spread[0], spread[1]);
+                        if (want < spread[0] - margin || want > spread[1] + margin || got < spread[0] - margin || got > spread[1] + margin) {
+                            failures.add(line);
+                        }
+                    } else if (Math.abs(got - want) > 0.005 * want) {
+                        failures.add(line);
                     }
+                    report.add(line);
                 }
                 assertTrue(cells.get(2) < cells.get(0) && cells.get(2) < cells.get(1), name + ": WUSH wins for MXFP4");
                 assertTrue(cells.get(5) < cells.get(3) && cells.get(5) < cells.get(4), name + ": WUSH wins for NVFP4");
             }
             System.out.println(String.join("\n", report));
-            assertTrue(withinFive >= 12, withinFive + " of 14 WUSH cells within 5%:\n" + String.join("\n", report));
+            assertTrue(failures.isEmpty(), "outside their bounds:\n" + String.join("\n", failures));
         }
+    }
+
+    /** Min and max WUSH error over {@link #SIGN_SAMPLES} random sign flips of the eigenvectors of every block. */
+    static double[] signSpread(NDManager manager, String name, float[] w, int out, Activations x, QuantFormat format, long seed) {
+        int d = format.groupSize();
+        int in = x.features();
+        LayerInput layer;
+        try (HessianAccumulator acc = new HessianAccumulator(manager, in, d);
+                NDArray xs = manager.create(x.values(), new Shape(x.rows(), in))) {
+            acc.add(xs);
+            layer = new LayerInput(name, w, out, in, acc.hessian(), d);
+        }
+        LayerTransform ruled = Rtn.transforms(layer, d, TransformKind.WUSH, 0);
+        DMatrixRMaj h = Hadamard.matrix(d);
+        Random random = new Random(seed);
+        double min = Double.POSITIVE_INFINITY;
+        double max = Double.NEGATIVE_INFINITY;
+        for (int sample = 0; sample < SIGN_SAMPLES; sample++) {
+            List<BlockTransform> flipped = new ArrayList<>();
+            for (int b = 0; b < ruled.blockCount(); b++) {
+                DMatrixRMaj s = new DMatrixRMaj(d, d);
+                for (int i = 0; i < d; i++) {
+                    s.set(i, i, random.nextBoolean() ? 1 : -1);
+                }
+                DMatrixRMaj r = Linalg.multTransB(Linalg.mult(h, s), h); // H·S·Hᵀ
+                BlockTransform t = ruled.block(b);
+                flipped.add(new BlockTransform(Linalg.mult(r, t.forward()), Linalg.mult(r, t.weightSide())));
+            }
+            QuantizedLayer q = Rtn.quantize(name, w, out, in, format, new LayerTransform(TransformKind.WUSH, d, flipped));
+            double error = LayerError.normalized(manager, q, x.values(), x.rows(), w, true);
+            min = Math.min(min, error);
+            max = Math.max(max, error);
+        }
+        return new double[] {min, max};
     }
 }

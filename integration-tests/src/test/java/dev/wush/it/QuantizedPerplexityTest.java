@@ -23,9 +23,9 @@ import dev.wush.quant.pipeline.QuantizationConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentSkipListMap;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -35,17 +35,27 @@ import org.junit.jupiter.params.provider.CsvSource;
  * identity/Hadamard/WUSH, W4A4, calibrated on the first 128 windows of 256 tokens of calib.txt and
  * evaluated on all of eval.txt.
  *
- * <p>Every cell within 2% of the reference (the acceptance of the end-to-end issue), and — the claim of
- * the method — WUSH beats identity and Hadamard for MXFP4 with both methods on both models. WUSH also
- * depends on eigenvector signs (see LayerReportReferenceTest), which this library fixes by a rule; the
- * model runs on the packed kernels, whose quantization is bit-identical native and in Java.
+ * <p>Tolerances: identity and Hadamard cells have nothing left to chance (the Hadamard matrix and the
+ * GPTQ order are fixed), so they differ from the reference only by float summation order; they must land
+ * within {@value #DETERMINISTIC_TOLERANCE} (measured: within 0.3%). WUSH cells also depend on
+ * eigenvector signs, which this library fixes by a rule and the reference leaves to the eigensolver
+ * (see LayerReportReferenceTest), so they get REFERENCE.md's {@value #WUSH_TOLERANCE}. The model runs
+ * on the packed kernels, whose quantization is bit-identical native and in Java.
+ *
+ * <p>The claim of the method — WUSH beats identity and Hadamard for MXFP4 with both methods on both
+ * models — is its own test. It asks for the three perplexities it compares, each computed once per run
+ * and shared with the reference cells, so it holds whatever the test order or filter.
  *
  * <p>{@code -Dwush.test.calibHidden=bf16|fp16} runs the same grid with the calibration hidden states held
  * in 16 bits (the table of that effect in docs/results.md comes from such runs); the default is float32.
  */
 class QuantizedPerplexityTest {
 
-    static final Map<String, Double> MEASURED = new LinkedHashMap<>();
+    static final double DETERMINISTIC_TOLERANCE = 0.005;
+    static final double WUSH_TOLERANCE = 0.02;
+
+    /** Perplexities computed in this run (by this class and CalibrationHiddenPrecisionTest), by "model format method transform hidden". */
+    static final Map<String, Double> MEASURED = new ConcurrentSkipListMap<>();
 
     static final HiddenPrecision HIDDEN = HiddenPrecision.parse(System.getProperty("wush.test.calibHidden", "float32"));
 
@@ -61,19 +71,39 @@ class QuantizedPerplexityTest {
         "babyllama105, nvfp4, gptq, identity, 2.7713", "babyllama105, nvfp4, gptq, hadamard, 2.7778", "babyllama105, nvfp4, gptq, wush, 2.7255",
     })
     void reproducesTheReference(String name, String format, String method, String transform, double reference) throws Exception {
-        double ppl = quantizedPerplexity(name, format, method, transform, HIDDEN);
-        MEASURED.put(name + " " + format + " " + method + " " + transform, ppl);
-        double tolerance = 0.02;
-        System.out.printf("%s %s %s %s (hidden %s): %.4f vs reference %.4f (%+.2f%%)%n", name, format, method, transform,
-                HIDDEN.label(), ppl, reference,
-                100 * (ppl - reference) / reference);
+        double ppl = measured(name, format, method, transform);
+        double tolerance = transform.equals("wush") ? WUSH_TOLERANCE : DETERMINISTIC_TOLERANCE;
+        System.out.printf("%s %s %s %s (hidden %s): %.4f vs reference %.4f (%+.2f%%, allowed %.1f%%)%n", name, format, method,
+                transform, HIDDEN.label(), ppl, reference, 100 * (ppl - reference) / reference, 100 * tolerance);
         assertTrue(Math.abs(ppl - reference) <= tolerance * reference,
-                String.format("%s %s %s %s: ppl %.4f, reference %.4f", name, format, method, transform, ppl, reference));
-        if (transform.equals("wush") && format.equals("mxfp4")) {
-            String key = name + " " + format + " " + method + " ";
-            assertTrue(ppl < MEASURED.get(key + "identity") && ppl < MEASURED.get(key + "hadamard"),
-                    "WUSH beats identity and Hadamard: " + MEASURED);
+                String.format("%s %s %s %s: ppl %.4f, reference %.4f, allowed %.1f%%", name, format, method, transform, ppl,
+                        reference, 100 * tolerance));
+    }
+
+    @ParameterizedTest(name = "{0} mxfp4 {1}: WUSH beats identity and Hadamard")
+    @CsvSource({"stories260K, rtn", "stories260K, gptq", "babyllama105, rtn", "babyllama105, gptq"})
+    void wushBeatsIdentityAndHadamardForMxfp4(String name, String method) throws Exception {
+        double wush = measured(name, "mxfp4", method, "wush");
+        double identity = measured(name, "mxfp4", method, "identity");
+        double hadamard = measured(name, "mxfp4", method, "hadamard");
+        assertTrue(wush < identity && wush < hadamard,
+                String.format("%s mxfp4 %s: WUSH %.4f, identity %.4f, Hadamard %.4f", name, method, wush, identity, hadamard));
+    }
+
+    /** The perplexity of one cell with the run's hidden precision, computed at most once per run. */
+    static double measured(String name, String format, String method, String transform) throws Exception {
+        return measured(name, format, method, transform, HIDDEN);
+    }
+
+    static synchronized double measured(String name, String format, String method, String transform, HiddenPrecision hidden)
+            throws Exception {
+        String key = name + " " + format + " " + method + " " + transform + " " + hidden.label();
+        Double known = MEASURED.get(key);
+        if (known == null) {
+            known = quantizedPerplexity(name, format, method, transform, hidden);
+            MEASURED.put(key, known);
         }
+        return known;
     }
 
     static double quantizedPerplexity(String name, String format, String method, String transform, HiddenPrecision hidden)
@@ -95,6 +125,6 @@ class QuantizedPerplexityTest {
 
     @AfterAll
     static void print() {
-        MEASURED.forEach((k, v) -> System.out.printf("%-36s %s %.4f%n", k, HIDDEN.label(), v));
+        MEASURED.forEach((k, v) -> System.out.printf("%-44s %.4f%n", k, v));
     }
 }
