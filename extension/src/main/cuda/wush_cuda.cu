@@ -707,6 +707,16 @@ bool fp4_mma_usable(int32_t *error) {
 
 /* ---------- C API ---------- */
 
+namespace {
+/* what wush_cuda_last_gemm_kernel reports: set by each successful launch of wush_cuda_gemm_w4a4, per thread */
+thread_local const char *last_gemm_kernel = "none";
+
+int32_t ran(int32_t status, const char *kernel) {
+    if (status == 0) last_gemm_kernel = kernel;
+    return status;
+}
+} // namespace
+
 extern "C" {
 
 int32_t wush_cuda_abi_version(void) { return WUSH_CUDA_ABI; }
@@ -816,6 +826,10 @@ const char *wush_cuda_fp4_mma_status(void) {
     return fp4_states[dev].why;
 }
 
+const char *wush_cuda_last_gemm_kernel(void) {
+    return last_gemm_kernel;
+}
+
 const char *wush_cuda_gemm_kernel_name(int32_t rows, int32_t p, int32_t d, int32_t scale_type) {
     if (bad_format(p, d, scale_type)) return "none: invalid format";
     if (gemv_fits(rows, p)) return "gemv-dp4a";
@@ -830,13 +844,15 @@ int32_t wush_cuda_gemm_w4a4(void *stream, const uint8_t *a_codes, const uint8_t 
     if (rows == 0 || out == 0) return 0;
     cudaStream_t s = (cudaStream_t) stream;
     if (gemv_fits(rows, p)) {
-        return d == 32 ? gemv_w4a4_rows<32>(s, rows, a_codes, a_scales, w_codes, w_scales, out, p, scale_type, alpha, y, ldy)
-                       : gemv_w4a4_rows<16>(s, rows, a_codes, a_scales, w_codes, w_scales, out, p, scale_type, alpha, y, ldy);
+        return ran(d == 32 ? gemv_w4a4_rows<32>(s, rows, a_codes, a_scales, w_codes, w_scales, out, p, scale_type, alpha, y, ldy)
+                           : gemv_w4a4_rows<16>(s, rows, a_codes, a_scales, w_codes, w_scales, out, p, scale_type, alpha, y, ldy),
+                   "gemv-dp4a");
     }
     int32_t error = 0;
     bool fp4 = fp4_mma_format(d, scale_type) && fp4_mma_usable(&error);
     if (error != 0) return error;
-    return launch_gemm(s, fp4, a_codes, a_scales, rows, w_codes, w_scales, out, p, d, scale_type, alpha, y, ldy);
+    return ran(launch_gemm(s, fp4, a_codes, a_scales, rows, w_codes, w_scales, out, p, d, scale_type, alpha, y, ldy),
+               fp4 ? "tc-fp4-mma" : "tc-bf16-wmma");
 }
 
 int32_t wush_cuda_gemv_w4a16(void *stream, const float *x, int32_t rows, const uint8_t *w_codes,

@@ -87,6 +87,9 @@ int32_t wush_cuda_gemv_w4a16(void *stream, const float *x, int32_t rows, const u
 /* Which kernel wush_cuda_gemm_w4a4 runs for these sizes on the current device: "gemv-dp4a", "tc-fp4-mma", "tc-bf16-wmma". */
 const char *wush_cuda_gemm_kernel_name(int32_t rows, int32_t p, int32_t d, int32_t scale_type);
 
+/* The kernel the calling thread's last successful wush_cuda_gemm_w4a4 launched (names as above; "none" before any). */
+const char *wush_cuda_last_gemm_kernel(void);
+
 /* Whether the FP4 tensor-core GEMM runs on the current device, and if not why (checks it on first call). */
 const char *wush_cuda_fp4_mma_status(void);
 

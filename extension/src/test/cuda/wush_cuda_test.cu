@@ -1,16 +1,20 @@
 /*
  * Tests of the CUDA kernels against the CPU kernels (libwushkernels.so, loaded from the path given as the
- * first argument). Host checks run everywhere: the quantization rules (wush_fp4.h, one source for both
- * kernels), built by nvcc's host compiler, give the gcc-built CPU library's codes bit for bit; the kernels'
+ * first argument) and against a scalar reference written here from METHOD.md. Host checks run everywhere:
+ * the quantization rules (wush_fp4.h, one source for both kernels), built by nvcc's host compiler, and the
+ * gcc-built CPU library give the reference's scale and element codes bit for bit, ties and edge cases
+ * included; the rules also give the CPU library's codes after every kind of transform; the kernels'
  * host-callable parts (wush_fp4mma.h: FP4 tensor-core operands; wush_unpack.h: code unpacking, GEMV group
  * dots, BF16 staging) give the CPU products. Device checks run where a CUDA device is
- * present: exact quantization bit-identical to the CPU kernels, tensor-core quantization equal up to
- * rounding-boundary cases, GEMM and GEMV within 1e-3 relative of the CPU products, argument errors.
+ * present: exact quantization bit-identical to the CPU kernels and to the reference, tensor-core quantization
+ * equal up to rounding-boundary cases, GEMM and GEMV within 1e-3 relative of the CPU products, the tile kernel
+ * each GEMM ran being the one the device's architecture calls for, argument errors.
  * Without a device the device checks are reported as skipped, with the reason; exit status 0 means every
  * check that ran passed. Every CUDA call is checked.
  *
  *   wush_cuda_test LIBWUSHKERNELS [--require-device]
  */
+#include <cmath>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <dlfcn.h>
@@ -185,6 +189,248 @@ std::vector<uint8_t> to_split(const std::vector<uint8_t> &standard) {
         }
     }
     return split;
+}
+
+/* ---------- the scalar reference, written from METHOD.md ("Formats") ----------
+ *
+ * Nothing here calls wush_fp4.h. Arithmetic is that of the official code, float32 tensors: the scale value is a
+ * float, the element is x / scale as one IEEE float division, and the rounding to the grids is done here by
+ * distance, in double, over every grid point.
+ *   E2M1: {0, .5, 1, 1.5, 2, 3, 4, 6}, nearest, ties to the even code, saturating at 6; code = sign bit 3 | index.
+ *   MXFP4: scale 2^floor(log2 amax) as E8M0 (code e + 127), decoded with the constant 1/3: value 2^e / 3.
+ *   MXFP4-OCP: 2^(floor(log2 amax) - 2), no constant (AbsMax lands in [4, 8) and clips at 6).
+ *   NVFP4: s = E4M3(amax / (6 g)), nearest even, saturating at 448; value s · g (g = 1/10 in the official code).
+ *   A zero scale value (NVFP4) gives all codes 0, and an all-zero group E8M0 code 0 (METHOD: both decode to exact
+ *   zeros; it leaves the zero group's E8M0 code open, and 2^-127 times zero codes is zero either way). A group
+ *   with a NaN or an infinity gets the format's NaN scale code (E8M0 255, E4M3 0x7F), so it decodes to NaN:
+ *   activations propagate it. Its element codes are then meaningless and not compared.
+ */
+
+int ref_e2m1(float q) {
+    static const double grid[8] = {0, 0.5, 1, 1.5, 2, 3, 4, 6};
+    double a = fabs((double) q);
+    if (a >= 6) return (signbit(q) ? 8 : 0) | 7; /* saturation (and no distances between huge numbers) */
+    int best = 0;
+    for (int m = 1; m < 8; m++) {
+        double dm = fabs(a - grid[m]), db = fabs(a - grid[best]);
+        if (dm < db || (dm == db && m % 2 == 0)) best = m;
+    }
+    return (signbit(q) ? 8 : 0) | best;
+}
+
+double ref_e4m3_value(int code) { /* positive codes 0 .. 126: 4 exponent bits, bias 7, 3 mantissa bits */
+    int e = code >> 3, m = code & 7;
+    return e == 0 ? ldexp((double) m, -9) : ldexp(1.0 + m / 8.0, e - 7);
+}
+
+int ref_e4m3(double a) { /* a >= 0 */
+    if (a >= 448) return 0x7E;
+    int best = 0;
+    for (int c = 1; c <= 126; c++) {
+        double dc = fabs(a - ref_e4m3_value(c)), db = fabs(a - ref_e4m3_value(best));
+        if (dc < db || (dc == db && c % 2 == 0)) best = c;
+    }
+    return best;
+}
+
+struct RefGroup {
+    int scale;
+    bool special; /* NaN or infinity in the group: element codes not compared */
+    uint8_t codes[16];
+};
+
+RefGroup ref_quantize_group(const float *y, int d, int rule, float global) {
+    RefGroup g{};
+    double amax = 0;
+    for (int k = 0; k < d; k++) {
+        if (!std::isfinite(y[k])) g.special = true;
+        else amax = fmax(amax, fabs((double) y[k]));
+    }
+    if (g.special) {
+        g.scale = rule == WUSH_RULE_NVFP4 ? 0x7F : 255;
+        return g;
+    }
+    float value;
+    if (rule == WUSH_RULE_NVFP4) {
+        float six_g = 6.0f * global;
+        g.scale = ref_e4m3((double) ((float) amax / six_g));
+        value = (float) ref_e4m3_value(g.scale) * global;
+    } else if (amax == 0) { /* an all-zero group: scale code 0, elements keep their sign bit */
+        g.scale = 0;
+        value = rule == WUSH_RULE_MXFP4 ? (float) (ldexp(1.0, -127) / 3) : (float) ldexp(1.0, -127);
+    } else {
+        int e;
+        frexp(amax, &e); /* amax = f · 2^e, f in [0.5, 1) */
+        e -= 1;          /* floor(log2 amax) */
+        if (rule == WUSH_RULE_MXFP4_OCP) e -= 2;
+        g.scale = e + 127 < 0 ? 0 : e + 127 > 254 ? 254 : e + 127;
+        double power = ldexp(1.0, g.scale - 127);
+        value = rule == WUSH_RULE_MXFP4 ? (float) (power / 3) : (float) power;
+    }
+    for (int k = 0; k < d; k++) {
+        int c = value == 0 ? 0 : ref_e2m1(y[k] / value);
+        g.codes[k / 2] |= (uint8_t) (c << (4 * (k % 2))); /* element 2k low nibble, 2k+1 high */
+    }
+    return g;
+}
+
+/* groups of the rows (rows, p) whose scale or (finite groups) codes differ from the reference */
+int differences_from_reference(const std::vector<float> &x, int64_t rows, int p, const Format &f, const uint8_t *codes,
+                               const uint8_t *scales, std::string *first) {
+    int bad = 0;
+    for (int64_t r = 0; r < rows; r++) {
+        for (int b = 0; b < p / f.d; b++) {
+            RefGroup g = ref_quantize_group(x.data() + r * p + b * f.d, f.d, f.rule, f.global);
+            int64_t group = r * (p / f.d) + b;
+            bool differs = scales[group] != g.scale || (!g.special && memcmp(codes + (r * p + b * f.d) / 2, g.codes, f.d / 2) != 0);
+            if (differs && bad++ == 0 && first != nullptr) {
+                char where[200];
+                snprintf(where, sizeof where, "row %ld group %d: scale %d, reference %d; codes", (long) r, b, scales[group], g.scale);
+                *first = where;
+                for (int k = 0; k < f.d; k++) {
+                    int c = (codes[(r * p + b * f.d + k) / 2] >> (4 * (k % 2))) & 15, rc = (g.codes[k / 2] >> (4 * (k % 2))) & 15;
+                    if (c != rc) {
+                        snprintf(where, sizeof where, " [%d] x %g: %d, reference %d", k, x[r * p + b * f.d + k], c, rc);
+                        *first += where;
+                    }
+                }
+            }
+        }
+    }
+    return bad;
+}
+
+/*
+ * Rows that reach every rule's edges for format f: exact E2M1 ties (x = t · scale, where the product is exact),
+ * saturation, the group maximum itself, exact E4M3 ties of the NVFP4 scale, amax at a power of two, subnormal and
+ * huge groups, -0, an all-zero group, NaN and infinity; then Gaussian groups with outliers. *ties counts the
+ * elements whose quotient is exactly a tie of the E2M1 grid, and *scale_ties the NVFP4 groups whose amax / (6 g)
+ * is exactly between two E4M3 values (so the check provably exercised both tie rules).
+ */
+std::vector<float> edge_rows(const Format &f, int p, int64_t *rows_out, int *ties, int *scale_ties) {
+    const int d = f.d;
+    std::vector<std::vector<float>> groups;
+    const float tie_points[] = {0.25f, 0.75f, 1.25f, 1.75f, 2.5f, 3.5f, 5.0f};
+    for (int e = -130; e <= 120; e += 25) {
+        for (float lead : {1.0f, 1.5f, 1.9999999f}) {
+            std::vector<float> g(d, 0.0f);
+            float amax = ldexpf(lead, e);
+            g[0] = amax;
+            RefGroup rg = ref_quantize_group(g.data(), d, f.rule, f.global); /* the scale of this amax */
+            float value = f.values[rg.scale];
+            for (int k = 1; k < d; k++) {
+                float t = tie_points[(k - 1) % 7] * (k % 2 ? 1.0f : -1.0f);
+                float y = t * value;
+                g[k] = fabsf(y) <= amax ? y : -0.0f;
+            }
+            g[d - 1] = -amax; /* the maximum with the other sign */
+            groups.push_back(g);
+        }
+    }
+    if (f.rule == WUSH_RULE_NVFP4) { /* amax exactly 6 g times the midpoint of two neighbouring E4M3 values */
+        for (int c = 0; c < 126; c += 3) {
+            double mid = (ref_e4m3_value(c) + ref_e4m3_value(c + 1)) / 2;
+            std::vector<float> g(d, 0.0f);
+            g[0] = (float) (mid * 6 * f.global);
+            for (int k = 1; k < d; k++) g[k] = g[0] * (float) (k - 8) / 8;
+            groups.push_back(g);
+        }
+        std::vector<float> huge(d, 0.0f);
+        huge[3] = 464.0f * 6 * f.global; /* above 448 · 6g: the scale saturates */
+        groups.push_back(huge);
+    }
+    std::vector<float> tiny(d), zero(d, 0.0f), neg_zero(d, -0.0f), nan(d, 1.0f), inf(d, 1.0f);
+    for (int k = 0; k < d; k++) tiny[k] = 1e-41f * (float) (k - 5);
+    nan[3] = NAN;
+    inf[d - 1] = -INFINITY;
+    for (auto *g : {&tiny, &zero, &neg_zero, &nan, &inf}) groups.push_back(*g);
+    std::normal_distribution<float> n(0, 1);
+    for (int i = 0; i < 64; i++) {
+        std::vector<float> g(d);
+        for (int k = 0; k < d; k++) g[k] = n(rng) * (k == i % d ? 30.0f : 1.0f);
+        groups.push_back(g);
+    }
+    int per_row = p / d;
+    while (groups.size() % per_row != 0) groups.push_back(zero);
+    std::vector<float> x;
+    *ties = 0;
+    *scale_ties = 0;
+    for (const auto &g : groups) {
+        x.insert(x.end(), g.begin(), g.end());
+        RefGroup rg = ref_quantize_group(g.data(), d, f.rule, f.global);
+        if (rg.special) continue;
+        float value = f.values[rg.scale];
+        for (int k = 0; k < d && value != 0; k++) {
+            double q = fabs((double) (g[k] / value));
+            for (float t : tie_points) *ties += q == t;
+        }
+        if (f.rule == WUSH_RULE_NVFP4) {
+            float amax = 0;
+            for (float v : g) amax = fmaxf(amax, fabsf(v));
+            double a = (double) (amax / (6.0f * f.global));
+            for (int c = 0; c < 126; c++) *scale_ties += a == (ref_e4m3_value(c) + ref_e4m3_value(c + 1)) / 2;
+        }
+    }
+    *rows_out = (int64_t) (groups.size() / per_row);
+    return x;
+}
+
+/* the formats of the reference checks: those of the other checks, and NVFP4 with g = 1 and the official 1/10 */
+std::vector<Format> reference_formats() {
+    auto all = formats();
+    all.push_back(format(WUSH_RULE_NVFP4, 1.0f));
+    all.push_back(format(WUSH_RULE_NVFP4, 0.1f));
+    return all;
+}
+
+/* the reference itself, on points METHOD.md spells out */
+void host_reference_self_check() {
+    EXPECT(ref_e2m1(0.25f) == 0 && ref_e2m1(0.75f) == 2 && ref_e2m1(1.25f) == 2 && ref_e2m1(1.75f) == 4 && ref_e2m1(2.5f) == 4
+               && ref_e2m1(3.5f) == 6 && ref_e2m1(5.0f) == 6,
+           "reference E2M1: ties go to the even code");
+    EXPECT(ref_e2m1(0.2500001f) == 1 && ref_e2m1(-6.5f) == 15 && ref_e2m1(100.0f) == 7 && ref_e2m1(-0.1f) == 8,
+           "reference E2M1: nearest, saturating, sign bit");
+    EXPECT(ref_e4m3_value(0x7E) == 448 && ref_e4m3(448) == 0x7E && ref_e4m3(1e9) == 0x7E && ref_e4m3(1.0625) == 0x38
+               && ref_e4m3(1.1875) == 0x3A && ref_e4m3(ldexp(1, -9)) == 1,
+           "reference E4M3: 448 largest, ties to even, saturation, subnormals");
+    float g[32] = {3.0f};
+    EXPECT(ref_quantize_group(g, 32, WUSH_RULE_MXFP4, 1).scale == 128, "reference MXFP4: amax 3 has scale 2^1");
+    EXPECT(ref_quantize_group(g, 32, WUSH_RULE_MXFP4_OCP, 1).scale == 126, "reference MXFP4-OCP: amax 3 has scale 2^-1");
+    EXPECT((ref_quantize_group(g, 32, WUSH_RULE_MXFP4, 1).codes[0] & 15) == 6, "reference MXFP4: 3 / (2/3) = 4.5 rounds to 4 (even)");
+}
+
+/* wush_quantize_group (the rules the CUDA kernels compile) and the CPU kernels against the reference */
+void host_rules_match_reference(const Cpu &cpu) {
+    host_reference_self_check();
+    int all_ties = 0;
+    for (const Format &f : reference_formats()) {
+        int p = 256;
+        int64_t rows = 0;
+        int ties = 0, scale_ties = 0;
+        auto x = edge_rows(f, p, &rows, &ties, &scale_ties);
+        all_ties += ties;
+        std::vector<uint8_t> codes((size_t) rows * p / 2), scales((size_t) rows * (p / f.d));
+        for (int64_t r = 0; r < rows; r++) {
+            for (int b = 0; b < p / f.d; b++) {
+                scales[r * (p / f.d) + b] = (uint8_t) wush_quantize_group(x.data() + r * p + b * f.d, f.d, f.rule, f.global, f.values.data(),
+                                                                          codes.data() + (r * p + b * f.d) / 2);
+            }
+        }
+        std::string first;
+        int bad = differences_from_reference(x, rows, p, f, codes.data(), scales.data(), &first);
+        EXPECT(bad == 0, "wush_quantize_group %s (g %g): %d of %ld groups differ from the reference; first: %s", f.name, f.global, bad,
+               (long) (rows * (p / f.d)), first.c_str());
+        Quantized q = cpu_quantize(cpu, x, rows, p, f, {}, 0);
+        bad = differences_from_reference(x, rows, p, f, q.codes.data(), q.scales.data(), &first);
+        EXPECT(bad == 0, "CPU kernels %s (g %g): %d groups differ from the reference; first: %s", f.name, f.global, bad, first.c_str());
+        if (f.rule == WUSH_RULE_NVFP4 && f.global == 1.0f) {
+            EXPECT(scale_ties >= 20, "NVFP4 g 1: only %d exact E4M3 ties exercised", scale_ties);
+        }
+        if (f.rule == WUSH_RULE_MXFP4_OCP || (f.rule == WUSH_RULE_NVFP4 && f.global == 1.0f)) {
+            EXPECT(ties >= 7 * 10, "%s (g %g): only %d exact E2M1 ties exercised", f.name, f.global, ties);
+        }
+    }
+    printf("reference: %d exact E2M1 ties among the edge rows\n", all_ties);
 }
 
 /* ---------- device buffers ---------- */
@@ -582,6 +828,34 @@ void device_quantize(const Cpu &cpu) {
     }
 }
 
+/* the exact device quantization (identity transform) of the reference's edge rows equals the reference */
+void device_quantize_reference() {
+    for (const Format &f : reference_formats()) {
+        int p = 256;
+        int64_t rows = 0;
+        int ties = 0, scale_ties = 0;
+        auto x = edge_rows(f, p, &rows, &ties, &scale_ties);
+        Device<float> dx(x), dlut(f.values);
+        Device<uint8_t> codes((size_t) rows * p / 2), scales((size_t) rows * (p / f.d));
+        CHECK(wush_cuda_quantize_rows(nullptr, dx.ptr, rows, p, f.d, nullptr, 0, f.rule, f.global, dlut.ptr, codes.ptr, scales.ptr, 1));
+        CHECK(wush_cuda_stream_synchronize(nullptr));
+        auto gc = codes.get(), gs = scales.get();
+        std::string first;
+        int bad = differences_from_reference(x, rows, p, f, gc.data(), gs.data(), &first);
+        EXPECT(bad == 0, "device quantize %s (g %g): %d groups differ from the reference; first: %s", f.name, f.global, bad, first.c_str());
+    }
+}
+
+/* The GEMM kernel the device's architecture calls for (docs/cuda-kernels.md): up to 4 rows the dp4a GEMV; more rows
+   on sm_120/sm_121 the FP4 tensor cores (every format here has their block size and scale type) unless
+   WUSH_CUDA_FP4_MMA=0; elsewhere (sm_80, sm_90) the BF16 tensor cores. */
+const char *expected_gemm_kernel(int major, int64_t rows) {
+    if (rows <= 4) return "gemv-dp4a";
+    const char *env = getenv("WUSH_CUDA_FP4_MMA");
+    bool off = env != nullptr && strcmp(env, "0") == 0;
+    return major == 12 && !off ? "tc-fp4-mma" : "tc-bf16-wmma";
+}
+
 void device_transform(const Cpu &cpu) {
     int p = 96, d = 32;
     int64_t rows = 7;
@@ -623,7 +897,7 @@ void compare_products(const std::vector<float> &y, const std::vector<float> &ref
            what, fmt, (long) rows, (long) out, (long) p, rel, worst);
 }
 
-void device_products(const Cpu &cpu) {
+void device_products(const Cpu &cpu, int major) {
     for (const Format &f : formats()) {
         int slo = f.rule == WUSH_RULE_NVFP4 ? 0x28 : 118, shi = f.rule == WUSH_RULE_NVFP4 ? 0x50 : 130;
         for (int64_t rows : {1, 2, 3, 4, 5, 16, 37, 130, 257}) {
@@ -643,6 +917,12 @@ void device_products(const Cpu &cpu) {
                 Device<float> dx(x), dy((size_t) rows * out), dy16((size_t) rows * out);
                 CHECK(wush_cuda_gemm_w4a4(nullptr, da.ptr, das.ptr, (int32_t) rows, dw.ptr, dws.ptr, out, p, f.d, f.scale_type,
                                           f.factor * f.factor, dy.ptr, out));
+                const char *ran = wush_cuda_last_gemm_kernel();
+                const char *want = expected_gemm_kernel(major, rows);
+                EXPECT(strcmp(ran, want) == 0, "W4A4 %s rows %ld p %d on sm_%d: ran %s, expected %s", f.name, (long) rows, p, major, ran,
+                       want);
+                EXPECT(strcmp(ran, wush_cuda_gemm_kernel_name((int32_t) rows, p, f.d, f.scale_type)) == 0,
+                       "wush_cuda_gemm_kernel_name names the kernel that ran");
                 CHECK(wush_cuda_gemv_w4a16(nullptr, dx.ptr, (int32_t) rows, dw.ptr, dws.ptr, out, p, f.d, f.scale_type, f.factor,
                                            dy16.ptr, out));
                 CHECK(wush_cuda_stream_synchronize(nullptr));
@@ -675,6 +955,7 @@ int main(int argc, char **argv) {
     bool require = argc > 2 && strcmp(argv[2], "--require-device") == 0;
     Cpu cpu = load_cpu(argv[1]);
     printf("wush CUDA kernels, ABI %d, compiled for %s\n", wush_cuda_abi_version(), wush_cuda_compiled_archs());
+    host_rules_match_reference(cpu);
     host_rules_match_cpu(cpu);
     host_scale_bases();
     host_fp4_mma_operands(cpu);
@@ -696,7 +977,8 @@ int main(int argc, char **argv) {
     device_errors();
     device_transform(cpu);
     device_quantize(cpu);
-    device_products(cpu);
+    device_quantize_reference();
+    device_products(cpu, major);
     printf("%d checks, %d failures\n", checks, failures);
     return failures == 0 ? 0 : 1;
 }
