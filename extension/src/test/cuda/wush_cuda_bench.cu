@@ -4,7 +4,11 @@
  *   1. fused transform + quantization of activations against a device-to-device copy of them (bandwidth);
  *   2. W4A4 / W4A16 products on the Llama-3.1-8B linear shapes at M = 1, 16, 1024 tokens against cuBLAS BF16
  *      (cublasGemmEx, BF16 in and out, float32 compute), loaded at run time: WUSH_CUBLAS names the library,
- *      else libcublas.so.13 / .12 / libcublas.so are tried.
+ *      else libcublas.so.13 / .12 / libcublas.so are tried. Each product twice: the kernel alone (activations
+ *      already quantized, or already transformed), and end to end as CudaPackedLayer runs a WUSH layer from
+ *      float32 activations: a dense d×d transform per block fused with the activations' quantization (tensor
+ *      cores, the default mode), then the W4A4 product; for W4A16 the transform, then the GEMV. The kernel that ran
+ *      is the one wush_cuda_last_gemm_kernel reports.
  * Weights rotate through enough copies to exceed twice the L2 cache, so no kernel reads them from L2.
  *
  *   wush_cuda_bench [--quick]
@@ -172,9 +176,16 @@ void bench_quantize(bool quick) {
 /* ---------- 2. products vs cuBLAS BF16 ---------- */
 
 void bench_products(const Cublas &cublas, bool quick) {
-    printf("\n### Packed FP4 products vs cuBLAS BF16 (Llama-3.1-8B linear shapes, MXFP4 weights)\n\n");
-    printf("| out × in | M | cuBLAS BF16 µs | W4A4 µs | W4A4 kernel | W4A4 speedup | W4A16 µs | W4A16 speedup |\n");
-    printf("|---|---|---|---|---|---|---|---|\n");
+    printf("\n### Packed FP4 products vs cuBLAS BF16 (Llama-3.1-8B linear shapes, MXFP4 weights, WUSH transforms)\n\n");
+    printf("kernel: the product alone; end to end: float32 activations in, the per-block WUSH transform and the quantization"
+           " included (W4A16: the transform, then the GEMV). Speed-ups against cuBLAS BF16 in the same run.\n\n");
+    printf("| out × in | M | cuBLAS BF16 µs | W4A4 kernel | W4A4 kernel µs | speedup | W4A4 end to end µs | speedup |"
+           " W4A16 kernel µs | speedup | W4A16 end to end µs | speedup |\n");
+    printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    std::vector<float> lut_h(256);
+    for (int c = 0; c < 256; c++) lut_h[c] = c == 255 ? NAN : ldexpf(1.0f, c - 127) / 3; /* MXFP4 scale values */
+    float *lut = (float *) device_fill(256, 0, 1, false);
+    CHECK(wush_cuda_copy(lut, lut_h.data(), 256 * 4, 1, nullptr));
     struct Shape { int out, in; };
     Shape shapes[] = {{4096, 4096}, {1024, 4096}, {14336, 4096}, {4096, 14336}};
     size_t l2 = (size_t) l2_bytes();
@@ -202,6 +213,11 @@ void bench_products(const Cublas &cublas, bool quick) {
             void *asc = device_random(asc_h.size());
             CHECK(wush_cuda_copy(asc, asc_h.data(), (int64_t) asc_h.size(), 1, nullptr));
             float *x = (float *) device_fill((size_t) m * s.in, -1, 1, false);
+            float *tt = (float *) device_fill((size_t) (s.in / 32) * 32 * 32, -0.2f, 0.2f, false); /* a WUSH matrix per block */
+            float *xt = (float *) device_fill((size_t) m * s.in, -1, 1, false);                    /* transformed activations */
+            void *qc = nullptr, *qs = nullptr;                                                     /* their codes and scales */
+            CHECK(wush_cuda_malloc(&qc, (int64_t) m * s.in / 2));
+            CHECK(wush_cuda_malloc(&qs, (int64_t) m * s.in / 32));
             const float one = 1, zero = 0;
             double blas = time_ms([&](int i) {
                 /* column-major: C (out × M) = Wᵀ (out × in, stored in × out) · A (in × M) */
@@ -218,23 +234,36 @@ void bench_products(const Cublas &cublas, bool quick) {
                                           (uint8_t *) ws[i % copies4], s.out, s.in, 32, WUSH_CUDA_SCALE_E8M0,
                                           1.0f / 9, (float *) y, s.out));
             }, 20, 100);
+            const char *kernel = wush_cuda_last_gemm_kernel();
+            double w4a4_e2e = time_ms([&](int i) {
+                CHECK(wush_cuda_quantize_rows(nullptr, x, m, s.in, 32, tt, 32 * 32, 0, 1.0f, lut, (uint8_t *) qc, (uint8_t *) qs, 0));
+                CHECK(wush_cuda_gemm_w4a4(nullptr, (uint8_t *) qc, (uint8_t *) qs, m, (uint8_t *) wc[i % copies4],
+                                          (uint8_t *) ws[i % copies4], s.out, s.in, 32, WUSH_CUDA_SCALE_E8M0,
+                                          1.0f / 9, (float *) y, s.out));
+            }, 20, 100);
             double w4a16 = m > 16 ? 0 : time_ms([&](int i) {
                 CHECK(wush_cuda_gemv_w4a16(nullptr, x, m, (uint8_t *) wc[i % copies4], (uint8_t *) ws[i % copies4], s.out, s.in,
                                            32, WUSH_CUDA_SCALE_E8M0, 1.0f / 3, (float *) y, s.out));
             }, 20, 100);
-            printf("| %d × %d | %d | %.1f | %.1f | %s | %.2f× |", s.out, s.in, m, blas * 1e3, w4a4 * 1e3,
-                   wush_cuda_gemm_kernel_name(m, s.in, 32, WUSH_CUDA_SCALE_E8M0), blas / w4a4);
+            double w4a16_e2e = m > 16 ? 0 : time_ms([&](int i) {
+                CHECK(wush_cuda_transform_rows(nullptr, x, m, s.in, 32, tt, 32 * 32, xt));
+                CHECK(wush_cuda_gemv_w4a16(nullptr, xt, m, (uint8_t *) wc[i % copies4], (uint8_t *) ws[i % copies4], s.out, s.in,
+                                           32, WUSH_CUDA_SCALE_E8M0, 1.0f / 3, (float *) y, s.out));
+            }, 20, 100);
+            printf("| %d × %d | %d | %.1f | %s | %.1f | %.2f× | %.1f | %.2f× |", s.out, s.in, m, blas * 1e3, kernel, w4a4 * 1e3,
+                   blas / w4a4, w4a4_e2e * 1e3, blas / w4a4_e2e);
             if (w4a16 > 0) {
-                printf(" %.1f | %.2f× |\n", w4a16 * 1e3, blas / w4a16);
+                printf(" %.1f | %.2f× | %.1f | %.2f× |\n", w4a16 * 1e3, blas / w4a16, w4a16_e2e * 1e3, blas / w4a16_e2e);
             } else {
-                printf(" - | - |\n");
+                printf(" - | - | - | - |\n");
             }
-            for (void *p : {a16, c16, y, ac, asc, (void *) x}) CHECK(wush_cuda_free(p));
+            for (void *p : {a16, c16, y, ac, asc, (void *) x, (void *) tt, (void *) xt, qc, qs}) CHECK(wush_cuda_free(p));
         }
         for (void *p : wb16) CHECK(wush_cuda_free(p));
         for (void *p : wc) CHECK(wush_cuda_free(p));
         for (void *p : ws) CHECK(wush_cuda_free(p));
     }
+    CHECK(wush_cuda_free(lut));
 }
 
 } // namespace
