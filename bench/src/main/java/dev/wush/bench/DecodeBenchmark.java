@@ -35,9 +35,12 @@ import org.openjdk.jmh.annotations.TearDown;
 /**
  * End-to-end greedy decoding with a KV cache on a randomly initialised model of Llama-3.2-1B's shapes
  * (16 layers, hidden 2048, MLP 8192, 32 query / 8 KV heads, vocabulary 128256, tied embeddings):
- * {@code fp32} as loaded, {@code w4a4} with all 112 decoder linears replaced by {@link WushLinear}
- * (MXFP4 weights and activations, Hadamard transforms, RTN); embeddings and the LM head stay fp32 in both,
- * as METHOD.md prescribes. One operation = an 8-token prompt plus {@value #NEW_TOKENS} generated tokens.
+ * {@code fp32} as loaded; {@code w4a4-hadamard} and {@code w4a4-wush} with all 112 decoder linears replaced by
+ * {@link WushLinear} (MXFP4 weights and activations, RTN), the first with the shared Hadamard transform (applied
+ * by the fast transform), the second with a different dense 32×32 matrix per block, which is what the product's
+ * default WUSH layers cost at inference (the matrices are random here: the speed does not depend on their values).
+ * Embeddings and the LM head stay fp32 in all three, as METHOD.md prescribes. One operation = an 8-token prompt
+ * plus {@value #NEW_TOKENS} generated tokens.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -49,7 +52,7 @@ public class DecodeBenchmark {
     static final LlamaConfig LLAMA_32_1B = new LlamaConfig(2048, 8192, 16, 32, 8, 64, 1e-5, 500000, null, true, false, false,
             128256, 131072, DataType.FLOAT32, 128000, List.of(128001));
 
-    @Param({"fp32", "w4a4"})
+    @Param({"fp32", "w4a4-hadamard", "w4a4-wush"})
     public String impl;
 
     private NDManager manager;
@@ -77,7 +80,12 @@ public class DecodeBenchmark {
             }
             LlamaLoader.parameter(lm, name).setArray(array);
         }
-        if (impl.equals("w4a4")) {
+        if (!impl.equals("fp32")) {
+            TransformKind kind = switch (impl) {
+                case "w4a4-hadamard" -> TransformKind.HADAMARD;
+                case "w4a4-wush" -> TransformKind.WUSH;
+                default -> throw new IllegalArgumentException("impl " + impl + ": expected fp32, w4a4-hadamard or w4a4-wush");
+            };
             for (Map.Entry<String, Linear> e : BlockPaths.linears(lm).entrySet()) {
                 String path = e.getKey();
                 if (path.equals("lm_head")) {
@@ -87,7 +95,7 @@ public class DecodeBenchmark {
                 NDArray w = weight.getArray();
                 int out = Math.toIntExact(w.getShape().get(0));
                 int in = Math.toIntExact(w.getShape().get(1));
-                QuantizedLayer q = RandomLayers.quantize(path, w.toFloatArray(), out, in, Mxfp4.DEFAULT, TransformKind.HADAMARD);
+                QuantizedLayer q = RandomLayers.quantize(path, w.toFloatArray(), out, in, Mxfp4.DEFAULT, kind);
                 BlockPaths.replace(lm, path, new WushLinear(manager, q, true, null));
                 w.close(); // the fp32 weight is gone: only the packed layer stays
             }
