@@ -36,9 +36,10 @@ import org.openjdk.jmh.annotations.TearDown;
  * End-to-end greedy decoding with a KV cache on a randomly initialised model of Llama-3.2-1B's shapes
  * (16 layers, hidden 2048, MLP 8192, 32 query / 8 KV heads, vocabulary 128256, tied embeddings):
  * {@code fp32} as loaded; {@code w4a4-hadamard} and {@code w4a4-wush} with all 112 decoder linears replaced by
- * {@link WushLinear} (MXFP4 weights and activations, RTN), the first with the shared Hadamard transform (applied
- * by the fast transform), the second with a different dense 32×32 matrix per block, which is what the product's
- * default WUSH layers cost at inference (the matrices are random here: the speed does not depend on their values).
+ * {@link WushLinear} (MXFP4 weights and activations, RTN), the first with the Hadamard transform (one 32×32 matrix
+ * that every block shares), the second with a different dense 32×32 matrix per block (4 KB per block, read again
+ * for every token), which is what the product's default WUSH layers cost at inference (the matrices are random
+ * here: the speed does not depend on their values).
  * Embeddings and the LM head stay fp32 in all three, as METHOD.md prescribes. One operation = an 8-token prompt
  * plus {@value #NEW_TOKENS} generated tokens.
  */
