@@ -107,9 +107,10 @@ int main(int argc, char **argv) {
     const int p = 4096;
     const int64_t big_out = 14336, small_out = 64;
     const size_t big_bytes = (size_t) big_out * p / 2 + (size_t) big_out * p / 32;
-    const int copies = (int) ((256u << 20) / big_bytes + 1);
+    int copies = (int) ((256u << 20) / big_bytes + 1); /* 9 for 30 MB */
+    if (copies > 16) copies = 16;
     uint8_t *wc[16], *ws[16];
-    for (int c = 0; c < copies && c < 16; c++) { /* copies: 9 for 30 MB */
+    for (int c = 0; c < copies; c++) {
         wc[c] = random_codes((size_t) big_out * p / 2);
         ws[c] = scale_codes((size_t) big_out * p / 32);
     }
@@ -117,7 +118,7 @@ int main(int argc, char **argv) {
     printf("%-30s %6s %12s %10s %12s\n", "weights", "batch", "us / call", "GMAC/s", "weight GB/s");
     for (int pass = 0; pass < 2; pass++) {
         int64_t out = pass == 0 ? small_out : big_out;
-        int n = pass == 0 ? 1 : (copies < 16 ? copies : 16);
+        int n = pass == 0 ? 1 : copies;
         const int batches[] = {1, 4, 16, 256};
         for (int b = 0; b < 4; b++) {
             int rows = batches[b];

@@ -127,16 +127,23 @@ int l2_bytes() {
     return l2;
 }
 
+/* the 256 MXFP4 scale values 2^(c-127)/3 (255: NaN) on the device, as the quantization takes them */
+float *mxfp4_scale_values() {
+    std::vector<float> host(256);
+    for (int c = 0; c < 256; c++) host[c] = c == 255 ? NAN : ldexpf(1.0f, c - 127) / 3;
+    float *lut = nullptr;
+    CHECK(wush_cuda_malloc((void **) &lut, 256 * 4));
+    CHECK(wush_cuda_copy(lut, host.data(), 256 * 4, 1, nullptr));
+    return lut;
+}
+
 /* ---------- 1. quantization bandwidth ---------- */
 
 void bench_quantize(bool quick) {
     printf("\n### Fused transform + quantization of activations vs device-to-device copy\n\n");
     printf("| tokens × features | format | transform | kernel | quantize GB/s | copy GB/s | quantize / copy |\n");
     printf("|---|---|---|---|---|---|---|\n");
-    std::vector<float> lut_h(256);
-    for (int c = 0; c < 256; c++) lut_h[c] = c == 255 ? NAN : ldexpf(1.0f, c - 127) / 3;
-    float *lut = (float *) device_fill(256, 0, 1, false);
-    CHECK(wush_cuda_copy(lut, lut_h.data(), 256 * 4, 1, nullptr));
+    float *lut = mxfp4_scale_values();
     for (int p : {4096, 14336}) {
         int64_t rows = quick ? 1024 : 8192;
         size_t n = (size_t) rows * p;
@@ -182,10 +189,7 @@ void bench_products(const Cublas &cublas, bool quick) {
     printf("| out × in | M | cuBLAS BF16 µs | W4A4 kernel | W4A4 kernel µs | speedup | W4A4 end to end µs | speedup |"
            " W4A16 kernel µs | speedup | W4A16 end to end µs | speedup |\n");
     printf("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-    std::vector<float> lut_h(256);
-    for (int c = 0; c < 256; c++) lut_h[c] = c == 255 ? NAN : ldexpf(1.0f, c - 127) / 3; /* MXFP4 scale values */
-    float *lut = (float *) device_fill(256, 0, 1, false);
-    CHECK(wush_cuda_copy(lut, lut_h.data(), 256 * 4, 1, nullptr));
+    float *lut = mxfp4_scale_values();
     struct Shape { int out, in; };
     Shape shapes[] = {{4096, 4096}, {1024, 4096}, {14336, 4096}, {4096, 14336}};
     size_t l2 = (size_t) l2_bytes();

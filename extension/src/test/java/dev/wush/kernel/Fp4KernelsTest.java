@@ -317,7 +317,7 @@ class Fp4KernelsTest {
             if (!quantizeActivations) {
                 // W4A16: nothing is rounded to 4 bits on the activation side, so only float32 arithmetic separates
                 // the two; each output must be within its own rounding-error bound
-                assertWithinFloat32Bound(x, q, expected, y, rows, what);
+                assertWithinFloat32Bound(x, xq, q, expected, y, rows, what);
             } else {
                 // W4A4: transforms run in float32 here and in float64 in the reference, so an element at a rounding
                 // boundary may land on the neighbouring 4-bit code; compare the layer output, not bits
@@ -471,9 +471,11 @@ class Fp4KernelsTest {
      * x'·Ŵᵀ in float32 (length n = paddedIn: ≤ n·u·Σ|x'_k||ŵ_ok|; one more u for forming ŵ from code and scale,
      * one for the reference's own rounding of x'). So
      * {@code |y_o − ŷ_o| ≤ u·Σ_k ((n+2)·|x'_k| + d·(|x|·|Tᵀ|)_k)·|ŵ_ok|}, with Tᵀ read off by transforming
-     * unit vectors. The bound is worst-case: the largest error measured here is 4% of it (2026-12-02).
+     * unit vectors; xt (rows, n) are the reference's transformed activations x'. The bound is worst-case: the
+     * largest error measured here is 4% of it (2026-12-02).
      */
-    static void assertWithinFloat32Bound(float[] x, QuantizedLayer q, float[] expected, float[] actual, int rows, String what) {
+    static void assertWithinFloat32Bound(float[] x, float[] xt, QuantizedLayer q, float[] expected, float[] actual, int rows,
+            String what) {
         int n = q.paddedIn();
         int out = q.out();
         int d = q.transform().blockSize();
@@ -483,7 +485,6 @@ class Fp4KernelsTest {
             t[j * n + j] = 1;
         }
         q.transform().applyToActivations(t, n);
-        float[] xt = q.prepareActivations(x, rows, false); // (rows, n)
         float[] xPadded = new float[rows * n];
         for (int r = 0; r < rows; r++) {
             System.arraycopy(x, r * q.in(), xPadded, r * n, q.in());

@@ -7,16 +7,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.Device;
 import ai.djl.Model;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
 import dev.wush.calib.Activations;
 import dev.wush.nn.BlockPaths;
 import dev.wush.quant.format.Mxfp4;
 import dev.wush.quant.format.Nvfp4;
 import dev.wush.quant.format.QuantFormat;
-import dev.wush.quant.layer.HessianAccumulator;
 import dev.wush.quant.layer.LayerError;
 import dev.wush.quant.layer.LayerInput;
 import dev.wush.quant.layer.LayerTransform;
@@ -126,12 +123,7 @@ class LayerReportReferenceTest {
     static double[] signSpread(NDManager manager, String name, float[] w, int out, Activations x, QuantFormat format, long seed) {
         int d = format.groupSize();
         int in = x.features();
-        LayerInput layer;
-        try (HessianAccumulator acc = new HessianAccumulator(manager, in, d);
-                NDArray xs = manager.create(x.values(), new Shape(x.rows(), in))) {
-            acc.add(xs);
-            layer = new LayerInput(name, w, out, in, acc.hessian(), d);
-        }
+        LayerInput layer = RtnErrorTable.layerInput(manager, name, w, out, in, x.values(), x.rows(), d);
         LayerTransform ruled = Rtn.transforms(layer, d, TransformKind.WUSH, 0);
         DMatrixRMaj h = Hadamard.matrix(d);
         Random random = new Random(seed);

@@ -25,7 +25,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.TreeMap;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -55,7 +55,7 @@ class QuantizedPerplexityTest {
     static final double WUSH_TOLERANCE = 0.02;
 
     /** Perplexities computed in this run (by this class and CalibrationHiddenPrecisionTest), by "model format method transform hidden". */
-    static final Map<String, Double> MEASURED = new ConcurrentSkipListMap<>();
+    static final Map<String, Double> MEASURED = new TreeMap<>(); // guarded by measured(), synchronized
 
     static final HiddenPrecision HIDDEN = HiddenPrecision.parse(System.getProperty("wush.test.calibHidden", "float32"));
 

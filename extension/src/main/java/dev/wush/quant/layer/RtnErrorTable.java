@@ -33,12 +33,7 @@ public final class RtnErrorTable {
         Map<Integer, LayerInput> byGroup = new HashMap<>(); // RTN reads the Hessian's diagonal blocks of the group size only
         Map<String, Double> errors = new LinkedHashMap<>();
         for (QuantFormat format : formats) {
-            LayerInput layer = byGroup.computeIfAbsent(format.groupSize(), d -> {
-                try (HessianAccumulator acc = new HessianAccumulator(manager, in, d); NDArray xs = manager.create(x, new Shape(rows, in))) {
-                    acc.add(xs);
-                    return new LayerInput(name, weight, out, in, acc.hessian(), d);
-                }
-            });
+            LayerInput layer = byGroup.computeIfAbsent(format.groupSize(), d -> layerInput(manager, name, weight, out, in, x, rows, d));
             for (TransformKind kind : kinds) {
                 QuantizedLayer q = Rtn.quantize(layer, format, kind, seed);
                 errors.put(label(format, kind), LayerError.normalized(manager, q, x, rows, weight, true));
@@ -46,5 +41,17 @@ public final class RtnErrorTable {
             }
         }
         return errors;
+    }
+
+    /**
+     * The layer with the diagonal d×d blocks of its Hessian {@code XᵀX/n} over the inputs x (rows, in): all that
+     * RTN and the transforms read.
+     */
+    public static LayerInput layerInput(NDManager manager, String name, float[] weight, int out, int in, float[] x, int rows,
+            int d) {
+        try (HessianAccumulator acc = new HessianAccumulator(manager, in, d); NDArray xs = manager.create(x, new Shape(rows, in))) {
+            acc.add(xs);
+            return new LayerInput(name, weight, out, in, acc.hessian(), d);
+        }
     }
 }
